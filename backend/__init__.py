@@ -1,0 +1,1 @@
+"""ttc-lab backend: tasks, model zoo, engines, strategies, verifiers, storage and analysis (no Streamlit here)."""

@@ -1,0 +1,1 @@
+"""The numbers: FLOPs accounting, exact estimators, difficulty bins, frontier and claims."""

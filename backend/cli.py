@@ -1,0 +1,40 @@
+"""Command line: python -m backend <train-zoo | build-cache | run | bench | report | import>."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def _train_zoo(args) -> int:
+    import torch
+
+    from backend.zoo.configs import QUICK, ZOO, find_spec
+    from backend.zoo.train import pick_device, train_member
+
+    device = pick_device(args.device)
+    specs = QUICK if args.quick else ZOO
+    if args.only:
+        specs = tuple(find_spec(n, specs) for n in args.only)
+    else:
+        specs = tuple(s for s in specs if not s.gpu_only or device.startswith("cuda"))
+    for spec in specs:
+        train_member(spec, device=device, threads=args.threads, evaluate=not args.no_eval)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m backend", description=__doc__)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    tz = sub.add_parser("train-zoo", help="train (or resume) the model zoo into cache/zoo")
+    tz.add_argument("--quick", action="store_true", help="train the micro zoo (under a minute; for tests)")
+    tz.add_argument("--only", nargs="+", metavar="NAME", help="train only these members")
+    tz.add_argument("--device", default="auto", help="auto | cpu | cuda")
+    tz.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    tz.add_argument("--no-eval", action="store_true", help="skip the held-out evaluation")
+    tz.set_defaults(func=_train_zoo)
+    args = ap.parse_args(argv)
+    try:
+        return args.func(args)
+    except (ValueError, KeyError, FileNotFoundError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2

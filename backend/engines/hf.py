@@ -1,0 +1,230 @@
+"""The default engine: batched sampling with any transformers causal LM, embedded, on CPU or CUDA.
+
+Our own decode loop over the model's forward pass (KV cache, left padding, prompts prefilled once and the cache
+repeated ``n`` times, finished rows pruned) rather than ``generate``, because it needs three things ``generate``
+does not give together: per-token raw log-probs for every sample, sampling noise that depends only on
+(seed, prompt key, sample index) — so a result never depends on how prompts were batched or on a resumed build —
+and a per-row controller for budget forcing. Sampling is exact Gumbel-max over the processed logits.
+"""
+from __future__ import annotations
+
+import hashlib
+import time
+from pathlib import Path
+
+import torch
+from transformers import DynamicCache
+
+from backend.engines.base import Generation, ProgressFn, SamplingParams, TokenController
+
+NOISE_BLOCK = 64  # samples of one prompt that share a noise generator; chunks are cut at block boundaries
+KV_BUDGET_BYTES = 1.5e9  # KV cache held at once; sets how many rows a forward pass carries
+PRUNE_FRACTION = 0.25  # drop finished rows from the cache once this share of the batch is done
+
+
+def _seed_for(seed: int, key: str, block: int) -> int:
+    h = hashlib.blake2b(f"{seed}\x1f{key}\x1f{block}".encode(), digest_size=8).digest()
+    return int.from_bytes(h, "little") & 0x7FFF_FFFF_FFFF_FFFF
+
+
+class HFEngine:
+    """Batched sampler over one loaded model; thread-compatible but not thread-safe (one call at a time)."""
+
+    def __init__(self, model, tokenizer, name: str, n_params: int | None = None):
+        self.model = model.eval()
+        self.tok = tokenizer
+        self.name = name
+        self.n_params = int(n_params or sum(p.numel() for p in model.parameters()))
+        self.device = next(model.parameters()).device
+        self.eos = tokenizer.eos_token_id
+        self.pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else self.eos
+        cfg = model.config
+        head_dim = getattr(cfg, "head_dim", None) or cfg.hidden_size // cfg.num_attention_heads
+        kv_heads = getattr(cfg, "num_key_value_heads", None) or cfg.num_attention_heads
+        self._kv_bytes_per_token = 2 * cfg.num_hidden_layers * kv_heads * head_dim * 4
+
+    @classmethod
+    def from_path(cls, path: str | Path, name: str | None = None, device: str = "cpu") -> "HFEngine":
+        from backend.zoo.registry import count_params, load_model
+
+        model, tok = load_model(path, device)
+        return cls(model, tok, name or Path(path).name, count_params(Path(path)))
+
+    # -- text <-> tokens ---------------------------------------------------------------------------------------
+    def encode(self, text: str) -> list[int]:
+        """Token ids of ``text``; ValueError naming the characters the tokenizer cannot read."""
+        ids = self.tok(text, add_special_tokens=False)["input_ids"]
+        unk = self.tok.unk_token_id
+        if unk is not None and unk in ids:
+            bad = sorted({c for c in text if unk in self.tok(c, add_special_tokens=False)["input_ids"]})
+            raise ValueError(f"model {self.name} cannot read these characters: {', '.join(map(repr, bad))}")
+        if not ids:
+            raise ValueError("empty prompt")
+        return ids
+
+    def token_id(self, text: str) -> int:
+        ids = self.encode(text)
+        if len(ids) != 1:
+            raise ValueError(f"{text!r} is not a single token for model {self.name}")
+        return ids[0]
+
+    def decode(self, ids: list[int]) -> str:
+        return self.tok.decode(ids, skip_special_tokens=True)
+
+    # -- sampling ----------------------------------------------------------------------------------------------
+    def rows_per_pass(self, prompt_len: int, max_new_tokens: int) -> int:
+        per_row = self._kv_bytes_per_token * (prompt_len + max_new_tokens)
+        return int(max(1, min(8192, KV_BUDGET_BYTES // per_row)))
+
+    @torch.inference_mode()
+    def sample(self, prompts: list[str], params: SamplingParams, *, keys: list[str] | None = None,
+               stop_ids: tuple[int, ...] = (), max_seconds: float | None = None,
+               controller: TokenController | None = None, progress: ProgressFn | None = None,
+               ) -> list[list[Generation]]:
+        """``params.n`` completions of every prompt. ``keys`` name the prompts for seeding (default: the text),
+        so equal keys give equal samples whatever else is in the batch. Stops at EOS, at a token of ``stop_ids``
+        (kept in the text), at ``max_new_tokens``, or when ``max_seconds`` have passed (finish reason "time")."""
+        keys = list(keys) if keys is not None else list(prompts)
+        if len(keys) != len(prompts):
+            raise ValueError("keys and prompts differ in length")
+        if max_seconds is not None and max_seconds <= 0:
+            raise ValueError("max_seconds must be positive")
+        encoded = [self.encode(p) for p in prompts]
+        deadline = time.monotonic() + max_seconds if max_seconds else None
+        n, block = params.n, min(params.n, NOISE_BLOCK)
+        # work items: (prompt index, first sample, rows); whole noise blocks, longest prompts first
+        order = sorted(range(len(prompts)), key=lambda i: -len(encoded[i]))
+        items = [(i, s, min(block, n - s)) for i in order for s in range(0, n, block)]
+        out: list[list[Generation | None]] = [[None] * n for _ in prompts]
+        total_rows, done_rows, gen_tokens = len(prompts) * n, 0, 0
+        while items:
+            cap = self.rows_per_pass(len(encoded[items[0][0]]), params.max_new_tokens)
+            chunk, rows = [], 0
+            while items and (not chunk or rows + items[0][2] <= cap):
+                chunk.append(items.pop(0))
+                rows += chunk[-1][2]
+            for (pi, s, _), gens in zip(chunk, self._decode(chunk, encoded, keys, params, stop_ids, deadline, controller)):
+                out[pi][s : s + len(gens)] = gens
+                done_rows += len(gens)
+                gen_tokens += sum(g.gen_tokens for g in gens)
+            if progress:
+                progress(done_rows, total_rows, gen_tokens)
+        return out  # type: ignore[return-value]
+
+    def stream(self, prompt: str, params: SamplingParams, *, max_seconds: float | None = None):
+        """Yield (token text, raw log-prob) of one sample as it is decoded; the same sample ``sample`` returns."""
+        if params.n != 1:
+            raise ValueError("stream() decodes a single sample; use n=1")
+        ids = self.encode(prompt)
+        deadline = time.monotonic() + max_seconds if max_seconds else None
+        for token, lp in self._decode([(0, 0, 1)], [ids], [prompt], params, (), deadline, None, stream=True):
+            yield self.tok.decode([token], skip_special_tokens=True), lp
+
+    def _noise(self, chunk, gens: list[torch.Generator], vocab: int) -> torch.Tensor:
+        return torch.cat([torch.rand((rows, vocab), generator=g) for (_, _, rows), g in zip(chunk, gens)]).to(self.device)
+
+    def _decode(self, chunk, encoded, keys, params: SamplingParams, stop_ids, deadline, controller, stream=False):
+        """Decode one chunk; returns one list of Generations per chunk item (or yields tokens when streaming)."""
+        dev = self.device
+        prompt_ids = [encoded[pi] for pi, _, _ in chunk]
+        reps = torch.tensor([rows for _, _, rows in chunk], device=dev)
+        width = max(len(p) for p in prompt_ids)
+        inp = torch.full((len(chunk), width), self.pad, dtype=torch.long, device=dev)
+        mask = torch.zeros((len(chunk), width), dtype=torch.long, device=dev)
+        for r, p in enumerate(prompt_ids):
+            inp[r, width - len(p) :] = torch.tensor(p, device=dev)
+            mask[r, width - len(p) :] = 1
+        pos = (mask.cumsum(-1) - 1).clamp(min=0)
+        cache = DynamicCache()
+        logits = self.model(input_ids=inp, attention_mask=mask, position_ids=pos, cache=cache,
+                            use_cache=True).logits[:, -1, :].float()
+        # one cache row per sample: prefill each prompt once, then repeat it
+        if int(reps.max()) > 1 or len(chunk) > 1:
+            idx = torch.repeat_interleave(torch.arange(len(chunk), device=dev), reps)
+            cache.batch_select_indices(idx)
+            logits, mask = logits[idx], mask[idx]
+        next_pos = mask.sum(-1)
+        gens = [torch.Generator().manual_seed(_seed_for(params.seed, keys[pi], s // NOISE_BLOCK)) for pi, s, _ in chunk]
+        R = int(reps.sum())
+        row_item = torch.repeat_interleave(torch.arange(len(chunk)), reps.cpu()).tolist()
+        toks: list[list[int]] = [[] for _ in range(R)]
+        lps: list[list[float]] = [[] for _ in range(R)]
+        forced: list[list[bool]] = [[] for _ in range(R)]
+        queue: list[list[int]] = [[] for _ in range(R)]
+        finish: list[str | None] = [None] * R
+        active = list(range(R))  # original row ids, aligned with the cache rows
+        stop_set = set(stop_ids)
+        for step in range(params.max_new_tokens):
+            logp = torch.log_softmax(logits, dim=-1)
+            if params.greedy:
+                choice = logits.argmax(-1)
+            else:
+                noise = self._noise(chunk, gens, logits.shape[-1])[torch.tensor(active, device=dev)]
+                choice = (self._process(logits, params) - torch.log(-torch.log(noise.clamp(1e-12, 1 - 1e-7)))).argmax(-1)
+            choice_l = choice.tolist()
+            emitted = []
+            for a, row in enumerate(active):
+                if finish[row] is not None:  # finished but not yet pruned: feed padding, record nothing
+                    emitted.append(self.pad)
+                    continue
+                tok, was_forced = choice_l[a], False
+                if queue[row]:
+                    tok, was_forced = queue[row].pop(0), True
+                elif controller is not None:
+                    repl = controller.on_token(row, tok, toks[row])
+                    if repl:
+                        tok, was_forced, queue[row] = repl[0], True, list(repl[1:])
+                emitted.append(tok)
+                toks[row].append(tok)
+                forced[row].append(was_forced)
+                lps[row].append(float(logp[a, tok]))
+                if queue[row]:
+                    continue
+                if tok == self.eos:
+                    finish[row] = "eos"
+                elif tok in stop_set:
+                    finish[row] = "stop"
+                elif len(toks[row]) >= params.max_new_tokens:
+                    finish[row] = "length"
+            if stream:
+                yield toks[0][-1], lps[0][-1]
+            if deadline is not None and time.monotonic() > deadline:
+                for row in active:
+                    finish[row] = finish[row] or "time"
+            keep = [a for a, row in enumerate(active) if finish[row] is None]
+            if not keep:
+                break
+            nxt = torch.tensor(emitted, device=dev)
+            if len(keep) < len(active) * (1 - PRUNE_FRACTION):
+                k = torch.tensor(keep, device=dev)
+                cache.batch_select_indices(k)
+                mask, next_pos, nxt = mask[k], next_pos[k], nxt[k]
+                active = [active[a] for a in keep]
+            mask = torch.cat([mask, torch.ones((len(active), 1), dtype=mask.dtype, device=dev)], dim=-1)
+            logits = self.model(input_ids=nxt[:, None], attention_mask=mask, position_ids=next_pos[:, None],
+                                cache=cache, use_cache=True).logits[:, -1, :].float()
+            next_pos = next_pos + 1
+        if stream:
+            return
+        results: list[list[Generation]] = [[] for _ in chunk]
+        for row in range(R):
+            item = row_item[row]
+            results[item].append(Generation(
+                text=self.decode(toks[row]), token_ids=toks[row], logprobs=lps[row],
+                prompt_tokens=len(prompt_ids[item]), finish_reason=finish[row] or "length", forced=forced[row],
+            ))
+        yield from results
+
+    @staticmethod
+    def _process(logits: torch.Tensor, params: SamplingParams) -> torch.Tensor:
+        """Temperature, then top-k, then top-p (nucleus) masking; masked logits are -inf."""
+        x = logits / params.temperature
+        if params.top_k and params.top_k < x.shape[-1]:
+            kth = x.topk(params.top_k, dim=-1).values[:, -1:]
+            x = x.masked_fill(x < kth, float("-inf"))
+        if params.top_p < 1.0:
+            sorted_x, idx = x.sort(dim=-1, descending=True)
+            probs = sorted_x.softmax(-1)
+            drop = probs.cumsum(-1) - probs > params.top_p  # keep the smallest prefix reaching top_p
+            x = x.masked_fill(drop.scatter(-1, idx, drop), float("-inf"))
+        return x

@@ -1,0 +1,1 @@
+"""Tasks: prompt generation or loading, formatting, answer/step parsing and exact checking."""
