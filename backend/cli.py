@@ -22,6 +22,21 @@ def _train_zoo(args) -> int:
     return 0
 
 
+def _build_cache(args) -> int:
+    import json
+
+    import torch
+
+    from backend.build import build, default_plan
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    plan = default_plan(args.models, per_cell=args.per_cell, quick=args.quick)
+    summary = build(plan, batch_prompts=args.batch_prompts)
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m backend", description=__doc__)
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -32,6 +47,13 @@ def main(argv: list[str] | None = None) -> int:
     tz.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     tz.add_argument("--no-eval", action="store_true", help="skip the held-out evaluation")
     tz.set_defaults(func=_train_zoo)
+    bc = sub.add_parser("build-cache", help="generate and store the sampling pools and strategy runs (resumable)")
+    bc.add_argument("--models", nargs="+", metavar="NAME", help="only these zoo members (default: all)")
+    bc.add_argument("--per-cell", type=int, default=16, help="held-out prompts per (operators, digits) cell")
+    bc.add_argument("--quick", action="store_true", help="tiny pools (for tests)")
+    bc.add_argument("--batch-prompts", type=int, default=16, help="prompts per committed batch")
+    bc.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    bc.set_defaults(func=_build_cache)
     args = ap.parse_args(argv)
     try:
         return args.func(args)

@@ -30,11 +30,12 @@ def _seed_for(seed: int, key: str, block: int) -> int:
 class HFEngine:
     """Batched sampler over one loaded model; thread-compatible but not thread-safe (one call at a time)."""
 
-    def __init__(self, model, tokenizer, name: str, n_params: int | None = None):
+    def __init__(self, model, tokenizer, name: str, n_params: int | None = None, fingerprint: str = "unsaved"):
         self.model = model.eval()
         self.tok = tokenizer
         self.name = name
         self.n_params = int(n_params or sum(p.numel() for p in model.parameters()))
+        self.fingerprint = fingerprint  # identity of the weights, part of every run key
         self.device = next(model.parameters()).device
         self.eos = tokenizer.eos_token_id
         self.pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else self.eos
@@ -45,10 +46,10 @@ class HFEngine:
 
     @classmethod
     def from_path(cls, path: str | Path, name: str | None = None, device: str = "cpu") -> "HFEngine":
-        from backend.zoo.registry import count_params, load_model
+        from backend.zoo.registry import count_params, fingerprint, load_model
 
         model, tok = load_model(path, device)
-        return cls(model, tok, name or Path(path).name, count_params(Path(path)))
+        return cls(model, tok, name or Path(path).name, count_params(Path(path)), fingerprint(Path(path)))
 
     # -- text <-> tokens ---------------------------------------------------------------------------------------
     def encode(self, text: str) -> list[int]:

@@ -56,13 +56,11 @@ ZOO: tuple[MemberSpec, ...] = (
                train_tokens=160 * M, gpu_only=True),
 )
 
-QUICK: tuple[MemberSpec, ...] = (
-    MemberSpec("micro-cot-a", "cot", d_model=32, n_layers=1, n_heads=2, d_ff=64, lr=5e-3, batch_size=64,
-               warmup_steps=10, train_tokens=150_000, checkpoints=(0.5,)),
-    MemberSpec("micro-cot-b", "cot", d_model=48, n_layers=2, n_heads=2, d_ff=96, lr=5e-3, batch_size=64,
-               warmup_steps=10, train_tokens=150_000, checkpoints=()),
-    MemberSpec("micro-direct", "direct", d_model=32, n_layers=1, n_heads=2, d_ff=64, lr=5e-3, batch_size=64,
-               warmup_steps=10, train_tokens=100_000, checkpoints=()),
+_MICRO = dict(n_heads=2, lr=1e-2, batch_size=32, warmup_steps=20)
+QUICK: tuple[MemberSpec, ...] = (  # a micro zoo for tests: learns the format (parseable answers), not arithmetic
+    MemberSpec("micro-cot-a", "cot", d_model=32, n_layers=2, d_ff=64, train_tokens=800_000, checkpoints=(0.5,), **_MICRO),
+    MemberSpec("micro-cot-b", "cot", d_model=48, n_layers=2, d_ff=96, train_tokens=600_000, checkpoints=(), **_MICRO),
+    MemberSpec("micro-direct", "direct", d_model=32, n_layers=1, d_ff=64, train_tokens=200_000, checkpoints=(), **_MICRO),
 )
 
 

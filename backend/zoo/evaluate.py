@@ -3,8 +3,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-import torch
-
 from backend.tasks import arith
 
 BANDS = {"easy": (1, 2), "medium": (3, 4), "hard": (5, 6)}  # operator counts per band
@@ -15,20 +13,14 @@ def max_new_tokens_for(fmt: str) -> int:
     return 200 if fmt == "cot" else 24
 
 
-@torch.inference_mode()
-def greedy_texts(model, tok, prompts: list[str], max_new_tokens: int, batch_size: int = 256) -> list[str]:
-    """Greedy completions (special tokens removed), batched with left padding."""
-    tok.padding_side = "left"
-    device = next(model.parameters()).device
-    out: list[str] = []
-    for i in range(0, len(prompts), batch_size):
-        enc = tok(prompts[i : i + batch_size], return_tensors="pt", padding=True, add_special_tokens=False).to(device)
-        gen = model.generate(
-            **enc, do_sample=False, max_new_tokens=max_new_tokens,
-            eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id,
-        )
-        out += tok.batch_decode(gen[:, enc["input_ids"].shape[1] :], skip_special_tokens=True)
-    return out
+def greedy_texts(model, tok, prompts: list[str], max_new_tokens: int) -> list[str]:
+    """Greedy completions through the batched engine (identical to ``generate`` greedy, several times faster)."""
+    from backend.engines.base import SamplingParams
+    from backend.engines.hf import HFEngine
+
+    engine = HFEngine(model, tok, "eval")
+    gens = engine.sample(prompts, SamplingParams(temperature=0, max_new_tokens=max_new_tokens))
+    return [g[0].text for g in gens]
 
 
 def heldout_accuracy(model, tok, fmt: str, per_cell: int = arith.EVAL_PER_CELL) -> dict:

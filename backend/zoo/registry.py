@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -68,9 +69,26 @@ def count_params(folder: Path) -> int:
     return total
 
 
+def fingerprint(path: Path) -> str:
+    """Identity of the weights: name, size and the first and last MiB of every safetensors file."""
+    h = hashlib.blake2b(digest_size=8)
+    for f in sorted(Path(path).glob("*.safetensors")):
+        size = f.stat().st_size
+        h.update(f"{f.name}:{size}".encode())
+        with open(f, "rb") as fh:
+            h.update(fh.read(1 << 20))
+            if size > 2 << 20:
+                fh.seek(-(1 << 20), 2)
+                h.update(fh.read())
+    return h.hexdigest()
+
+
 def load_model(path: str | Path, device: str = "cpu"):
     """(model, tokenizer) from a folder, safetensors only, no remote code, float32 for CPU compute."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # loading a small model is instant; the bar is noise in logs
 
     path = Path(path)
     if not path.is_dir() or not any(path.glob("*.safetensors")):

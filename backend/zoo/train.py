@@ -136,8 +136,8 @@ def train_member(spec: MemberSpec, device: str = "auto", threads: int | None = N
     device = pick_device(device)
     if threads:
         torch.set_num_threads(threads)
-    root = root or zoo_dir()
-    state_path = (state_dir or runs_dir() / "train") / spec.name / "state.pt"
+    root = Path(root or zoo_dir())
+    state_path = Path(state_dir or runs_dir() / "train") / spec.name / "state.pt"
     tok = build_tokenizer()
     model = build_model(spec, len(tok)).to(device)
     decay = [p for n, p in model.named_parameters() if p.dim() >= 2]

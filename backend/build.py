@@ -1,0 +1,93 @@
+"""The cache build plan: which runs the shipped cache holds, and a resumable builder with one progress bar."""
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass
+
+from tqdm import tqdm
+
+from backend.engines.base import SamplingParams
+from backend.runner import RunSpec, execute
+from backend.store import Store
+from backend.tasks import PromptRecord, arith_prompts
+from backend.zoo import registry
+
+MAIN_T = 0.8  # the main sampling temperature of the pools
+SIDE_T = (0.4, 1.2)
+COT_TOKENS, DIRECT_TOKENS = 200, 24
+
+
+@dataclass(frozen=True)
+class PlannedRun:
+    spec: RunSpec
+    prompts: tuple[PromptRecord, ...]
+
+    @property
+    def samples(self) -> int:
+        return len(self.prompts) * self.spec.sampling.n
+
+
+def _max_tokens(card: dict) -> int:
+    return COT_TOKENS if card["fmt"] == "cot" else DIRECT_TOKENS
+
+
+def pool_runs(card: dict, prompts: tuple[PromptRecord, ...], quick: bool = False) -> list[PlannedRun]:
+    """Greedy for every member; pools by kind: final CoT n=256 at MAIN_T and 64 at SIDE_T; direct n=64; the
+    no-wait ablation greedy only; training checkpoints a small pool of 32."""
+    name, mt = card["name"], _max_tokens(card)
+    greedy = SamplingParams(temperature=0, max_new_tokens=mt)
+    runs = [RunSpec.make(name, "greedy", greedy)]
+    pool = lambda n, t: RunSpec.make(name, "sample", SamplingParams(n=n, temperature=t, max_new_tokens=mt, seed=0))
+    if quick:
+        runs.append(pool(8, MAIN_T))
+    elif card.get("checkpoint_of"):
+        runs.append(pool(32, MAIN_T))
+    elif name.endswith("-nowait"):
+        pass
+    elif card["fmt"] == "cot":
+        runs += [pool(256, MAIN_T)] + [pool(64, t) for t in SIDE_T]
+    else:
+        runs.append(pool(64, MAIN_T))
+    return [PlannedRun(s, prompts) for s in runs]
+
+
+def default_plan(models: list[str] | None = None, per_cell: int = 16, quick: bool = False) -> list[PlannedRun]:
+    prompts = tuple(arith_prompts(per_cell))
+    cards = [c for c in registry.list_cards() if models is None or c["name"] in models]
+    if models:
+        missing = set(models) - {c["name"] for c in cards}
+        if missing:
+            raise ValueError(f"no zoo members named {sorted(missing)}; train them first (python -m backend train-zoo)")
+    plan = []
+    for card in cards:
+        plan += pool_runs(card, prompts, quick)
+    return plan
+
+
+def build(plan: list[PlannedRun], store: Store | None = None, batch_prompts: int = 16, quiet: bool = False) -> dict:
+    """Run every planned run, skipping what is stored; one progress bar over all samples of the plan."""
+    store = store or Store()
+    total = sum(r.samples for r in plan)
+    bar = tqdm(total=total, unit="sample", desc="build-cache", disable=quiet, file=sys.stderr,
+               mininterval=1 if sys.stderr.isatty() else 20)
+    t0, tokens, added = time.monotonic(), 0, 0
+    for run in plan:
+        spec = run.spec
+        bar.set_description(f"{spec.model} {spec.strategy} n={spec.sampling.n} T={spec.sampling.temperature}")
+        last = {"samples": 0, "tokens": 0}
+
+        def tick(report, todo, _last=last, _n=spec.sampling.n):
+            nonlocal tokens
+            step = report.prompts_done * _n - _last["samples"]
+            tokens += report.gen_tokens - _last["tokens"]
+            _last.update(samples=report.prompts_done * _n, tokens=report.gen_tokens)
+            bar.update(step)
+            bar.set_postfix(prompts=f"{report.prompts_done}/{todo}", tok_s=f"{tokens / max(1e-9, time.monotonic() - t0):.0f}")
+
+        report = execute(spec, list(run.prompts), store=store, batch_prompts=batch_prompts, on_batch=tick)
+        bar.update(report.prompts_skipped * spec.sampling.n)
+        added += report.prompts_done
+    bar.close()
+    return {"runs": len(plan), "prompts_added": added, "tokens": tokens, "wall_s": time.monotonic() - t0,
+            **store.summary()}

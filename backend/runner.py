@@ -1,0 +1,118 @@
+"""Execute a run (a model × strategy × parameters) over prompts, committing one batch of whole prompts at a time.
+
+The run key hashes every parameter that changes the output, so two settings never share rows; a resumed run skips
+the prompts already stored and a killed run loses at most the batch in flight.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from backend.engines.base import LOGPROB_KIND, SamplingParams
+from backend.store import Store, commit_batch
+from backend.strategies import RunContext, get_strategy
+from backend.tasks import PromptRecord, get_task
+
+ENGINE = "hf-own-loop-v1"  # bump when the engine changes what a seed produces
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    model: str
+    strategy: str
+    sampling: SamplingParams
+    params: tuple[tuple[str, object], ...] = ()  # strategy parameters, sorted (name, value) pairs
+    verifier: str | None = None
+    task: str = "arith"
+    notes: str = ""
+
+    @staticmethod
+    def make(model: str, strategy: str, sampling: SamplingParams, params: dict | None = None,
+             verifier: str | None = None, task: str = "arith", notes: str = "") -> "RunSpec":
+        get_strategy(strategy)
+        return RunSpec(model, strategy, sampling, tuple(sorted((params or {}).items())), verifier, task, notes)
+
+    @property
+    def param_dict(self) -> dict:
+        return dict(self.params)
+
+    def key(self, model_fingerprint: str) -> str:
+        ident = {"model": self.model, "fingerprint": model_fingerprint, "strategy": self.strategy,
+                 "params": self.param_dict, "sampling": self.sampling.as_dict(), "verifier": self.verifier,
+                 "task": self.task, "engine": ENGINE, "logprob_kind": LOGPROB_KIND}
+        return hashlib.blake2b(json.dumps(ident, sort_keys=True).encode(), digest_size=10).hexdigest()
+
+    def run_row(self, key: str, n_params: int, model_fingerprint: str, source: str = "zoo") -> dict:
+        return {"run_key": key, "model": self.model, "model_params": n_params, "model_fingerprint": model_fingerprint,
+                "task": self.task, "strategy": self.strategy, "strategy_params": json.dumps(self.param_dict, sort_keys=True),
+                "sampling": json.dumps(self.sampling.as_dict(), sort_keys=True), "verifier": self.verifier,
+                "engine": ENGINE, "seed": self.sampling.seed, "logprob_kind": LOGPROB_KIND, "source": source,
+                "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "notes": self.notes}
+
+
+@dataclass
+class RunReport:
+    run_key: str
+    prompts_done: int = 0
+    prompts_skipped: int = 0
+    samples: int = 0
+    gen_tokens: int = 0
+    flops: float = 0.0
+    wall_s: float = 0.0
+    outcomes: list = field(default_factory=list)
+
+
+def execute(spec: RunSpec, prompts: list[PromptRecord], *, store: Store | None = None, root: Path | None = None,
+            batch_prompts: int = 16, max_seconds: float | None = None, keep_outcomes: bool = False,
+            on_batch: Callable[[RunReport, int], None] | None = None, engine=None, verifier=None,
+            source: str = "zoo") -> RunReport:
+    """Run ``spec`` on every prompt not yet stored for it; commit after each batch of ``batch_prompts`` prompts.
+
+    ``on_batch(report, total_todo)`` is called after every commit (progress bars, cancellation by raising)."""
+    from backend import models
+
+    if batch_prompts < 1:
+        raise ValueError("batch_prompts must be at least 1")
+    engine = engine or models.load_engine(spec.model)
+    fp = engine.fingerprint
+    key = spec.key(fp)
+    store = store or Store(root)
+    store.refresh()
+    done = store.done_prompts(key)
+    todo = [p for p in prompts if p.key not in done]
+    report = RunReport(key, prompts_skipped=len(prompts) - len(todo))
+    if verifier is None and spec.verifier:
+        from backend.verifiers import get_verifier
+
+        verifier = get_verifier(spec.verifier)
+    ctx = RunContext(engine=engine, task=get_task(spec.task), sampling=spec.sampling, params=spec.param_dict,
+                     verifier=verifier, max_seconds=max_seconds)
+    strategy = get_strategy(spec.strategy)
+    run_row = spec.run_row(key, engine.n_params, fp, source)
+    t0 = time.monotonic()
+    for i in range(0, len(todo), batch_prompts):
+        batch = todo[i : i + batch_prompts]
+        outcomes = strategy(ctx, batch)
+        tables: dict[str, list[dict]] = {"runs": [run_row], "prompts": [p.row() for p in batch],
+                                         "samples": [], "nodes": [], "scores": [], "results": []}
+        for o in outcomes:
+            for name in ("samples", "nodes", "scores"):
+                tables[name] += [{"run_key": key, **r} for r in getattr(o, name)]
+            if o.result:
+                tables["results"].append({"run_key": key, **o.result})
+        commit_batch(tables, store.root)
+        report.prompts_done += len(batch)
+        report.samples += len(tables["samples"])
+        report.gen_tokens += sum(s["gen_tokens"] for s in tables["samples"])
+        report.flops += sum(o.spent_flops for o in outcomes)
+        report.wall_s = time.monotonic() - t0
+        if keep_outcomes:
+            report.outcomes += outcomes
+        if on_batch:
+            on_batch(report, len(todo))
+    store.refresh()
+    return report
