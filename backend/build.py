@@ -65,13 +65,23 @@ def default_plan(models: list[str] | None = None, per_cell: int = 16, quick: boo
     return plan
 
 
+def byo_plan(model: str, prompts: list[PromptRecord], n: int, temperature: float, max_new_tokens: int = 256,
+             seed: int = 0, task: str = "gsm8k", prompt_format: str = "") -> list[PlannedRun]:
+    """A registered model (bring your own): greedy, and a pool of ``n`` samples at ``temperature`` from which the
+    estimators compute pass@k, maj@k and best-of-k for every k <= n."""
+    greedy = SamplingParams(temperature=0, max_new_tokens=max_new_tokens)
+    pool = SamplingParams(n=n, temperature=temperature, max_new_tokens=max_new_tokens, seed=seed)
+    return [PlannedRun(RunSpec.make(model, strategy, sp, task=task, prompt_format=prompt_format), tuple(prompts))
+            for strategy, sp in (("greedy", greedy), ("sample", pool))]
+
+
 def build(plan: list[PlannedRun], store: Store | None = None, batch_prompts: int = 16, quiet: bool = False) -> dict:
     """Run every planned run, skipping what is stored; one progress bar over all samples of the plan."""
     store = store or Store()
     total = sum(r.samples for r in plan)
     bar = tqdm(total=total, unit="sample", desc="build-cache", disable=quiet, file=sys.stderr,
                mininterval=1 if sys.stderr.isatty() else 20)
-    t0, tokens, added = time.monotonic(), 0, 0
+    t0, tokens, added, keys = time.monotonic(), 0, 0, []
     for run in plan:
         spec = run.spec
         bar.set_description(f"{spec.model} {spec.strategy} n={spec.sampling.n} T={spec.sampling.temperature}")
@@ -88,6 +98,7 @@ def build(plan: list[PlannedRun], store: Store | None = None, batch_prompts: int
         report = execute(spec, list(run.prompts), store=store, batch_prompts=batch_prompts, on_batch=tick)
         bar.update(report.prompts_skipped * spec.sampling.n)
         added += report.prompts_done
+        keys.append(report.run_key)
     bar.close()
-    return {"runs": len(plan), "prompts_added": added, "tokens": tokens, "wall_s": time.monotonic() - t0,
+    return {"runs": len(plan), "run_keys": keys, "prompts_added": added, "tokens": tokens, "wall_s": time.monotonic() - t0,
             **store.summary()}

@@ -37,6 +37,15 @@ def _build_cache(args) -> int:
     return 0
 
 
+BENCHES = ("generation", "analysis", "app")
+
+
+def _bench(args) -> int:
+    import importlib
+
+    return importlib.import_module(f"backend.bench.{args.which}").main(args.rest) or 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m backend", description=__doc__)
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -54,6 +63,10 @@ def main(argv: list[str] | None = None) -> int:
     bc.add_argument("--batch-prompts", type=int, default=16, help="prompts per committed batch")
     bc.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     bc.set_defaults(func=_build_cache)
+    be = sub.add_parser("bench", help="benchmarks that print and save their figures")
+    be.add_argument("which", choices=BENCHES)
+    be.add_argument("rest", nargs=argparse.REMAINDER, help="options of that benchmark")
+    be.set_defaults(func=_bench)
     args = ap.parse_args(argv)
     try:
         return args.func(args)

@@ -29,29 +29,42 @@ class RunSpec:
     verifier: str | None = None
     task: str = "arith"
     notes: str = ""
+    prompt_format: str = ""  # how prompts were written where a task allows several (gsm8k: "4-shot")
 
     @staticmethod
     def make(model: str, strategy: str, sampling: SamplingParams, params: dict | None = None,
-             verifier: str | None = None, task: str = "arith", notes: str = "") -> "RunSpec":
+             verifier: str | None = None, task: str = "arith", notes: str = "", prompt_format: str = "") -> "RunSpec":
         get_strategy(strategy)
-        return RunSpec(model, strategy, sampling, tuple(sorted((params or {}).items())), verifier, task, notes)
+        get_task(task)
+        return RunSpec(model, strategy, sampling, tuple(sorted((params or {}).items())), verifier, task, notes,
+                       prompt_format)
 
     @property
     def param_dict(self) -> dict:
         return dict(self.params)
 
-    def key(self, model_fingerprint: str) -> str:
+    def key(self, model_fingerprint: str, chat_template: bool = False) -> str:
         ident = {"model": self.model, "fingerprint": model_fingerprint, "strategy": self.strategy,
                  "params": self.param_dict, "sampling": self.sampling.as_dict(), "verifier": self.verifier,
                  "task": self.task, "engine": ENGINE, "logprob_kind": LOGPROB_KIND}
+        # what else shapes the text the model reads or where it stops; only when set, so older keys stay valid
+        more = {"prompt_format": self.prompt_format, "chat_template": chat_template, "stop": list(get_task(self.task).stop)}
+        ident.update({k: v for k, v in more.items() if v})
         return hashlib.blake2b(json.dumps(ident, sort_keys=True).encode(), digest_size=10).hexdigest()
 
-    def run_row(self, key: str, n_params: int, model_fingerprint: str, source: str = "zoo") -> dict:
+    def describe_prompts(self, chat_template: bool = False) -> str:
+        """How the prompts were presented, for ``runs.notes`` ("" for the task's one default format)."""
+        parts = [f"prompt format: {self.prompt_format}"] if self.prompt_format else []
+        return "; ".join(parts + (["chat template applied"] if chat_template else []))
+
+    def run_row(self, key: str, n_params: int, model_fingerprint: str, source: str = "zoo",
+                chat_template: bool = False) -> dict:
         return {"run_key": key, "model": self.model, "model_params": n_params, "model_fingerprint": model_fingerprint,
                 "task": self.task, "strategy": self.strategy, "strategy_params": json.dumps(self.param_dict, sort_keys=True),
                 "sampling": json.dumps(self.sampling.as_dict(), sort_keys=True), "verifier": self.verifier,
                 "engine": ENGINE, "seed": self.sampling.seed, "logprob_kind": LOGPROB_KIND, "source": source,
-                "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "notes": self.notes}
+                "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                "notes": "; ".join(x for x in (self.notes, self.describe_prompts(chat_template)) if x)}
 
 
 @dataclass
@@ -79,7 +92,8 @@ def execute(spec: RunSpec, prompts: list[PromptRecord], *, store: Store | None =
         raise ValueError("batch_prompts must be at least 1")
     engine = engine or models.load_engine(spec.model)
     fp = engine.fingerprint
-    key = spec.key(fp)
+    chat = bool(getattr(engine, "chat_template", False))
+    key = spec.key(fp, chat)
     store = store or Store(root)
     store.refresh()
     done = store.done_prompts(key)
@@ -92,7 +106,7 @@ def execute(spec: RunSpec, prompts: list[PromptRecord], *, store: Store | None =
     ctx = RunContext(engine=engine, task=get_task(spec.task), sampling=spec.sampling, params=spec.param_dict,
                      verifier=verifier, max_seconds=max_seconds)
     strategy = get_strategy(spec.strategy)
-    run_row = spec.run_row(key, engine.n_params, fp, source)
+    run_row = spec.run_row(key, engine.n_params, fp, source, chat)
     t0 = time.monotonic()
     for i in range(0, len(todo), batch_prompts):
         batch = todo[i : i + batch_prompts]

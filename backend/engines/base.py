@@ -81,6 +81,7 @@ class Engine(Protocol):
     def sample(self, prompts: list[str], params: SamplingParams, *, keys: list[str] | None = None,
                stop_ids: tuple[int, ...] = (), max_seconds: float | None = None,
                controller: TokenController | None = None, progress: ProgressFn | None = None,
+               stop_strings: tuple[str, ...] = (),
                ) -> list[list[Generation]]: ...
 
     def encode(self, text: str) -> list[int]: ...

@@ -30,14 +30,22 @@ def _seed_for(seed: int, key: str, block: int) -> int:
 class HFEngine:
     """Batched sampler over one loaded model; thread-compatible but not thread-safe (one call at a time)."""
 
-    def __init__(self, model, tokenizer, name: str, n_params: int | None = None, fingerprint: str = "unsaved"):
+    def __init__(self, model, tokenizer, name: str, n_params: int | None = None, fingerprint: str = "unsaved",
+                 chat_template: bool = False):
         self.model = model.eval()
         self.tok = tokenizer
         self.name = name
         self.n_params = int(n_params or sum(p.numel() for p in model.parameters()))
         self.fingerprint = fingerprint  # identity of the weights, part of every run key
+        if chat_template and not getattr(tokenizer, "chat_template", None):
+            raise ValueError(f"the tokenizer of model {name} has no chat template; run it without one")
+        self.chat_template = bool(chat_template)  # prompts become one user turn of the model's chat template
         self.device = next(model.parameters()).device
         self.eos = tokenizer.eos_token_id
+        # chat models end a turn with their own token (<|eot_id|>, <|im_end|>): generation_config lists them
+        gen_eos = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
+        gen_eos = gen_eos if isinstance(gen_eos, (list, tuple)) else [gen_eos]
+        self.eos_ids = frozenset(int(t) for t in [self.eos, *gen_eos] if t is not None)
         self.pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else self.eos
         cfg = model.config
         head_dim = getattr(cfg, "head_dim", None) or cfg.hidden_size // cfg.num_attention_heads
@@ -45,23 +53,41 @@ class HFEngine:
         self._kv_bytes_per_token = 2 * cfg.num_hidden_layers * kv_heads * head_dim * 4
 
     @classmethod
-    def from_path(cls, path: str | Path, name: str | None = None, device: str = "cpu") -> "HFEngine":
+    def from_path(cls, path: str | Path, name: str | None = None, device: str = "cpu",
+                  chat_template: bool | None = None) -> "HFEngine":
+        """Load a saved model; ``chat_template=None`` uses the tokenizer's chat template when it has one."""
         from backend.zoo.registry import count_params, fingerprint, load_model
 
         model, tok = load_model(path, device)
-        return cls(model, tok, name or Path(path).name, count_params(Path(path)), fingerprint(Path(path)))
+        if chat_template is None:
+            chat_template = bool(getattr(tok, "chat_template", None))
+        return cls(model, tok, name or Path(path).name, count_params(Path(path)), fingerprint(Path(path)),
+                   chat_template=chat_template)
 
     # -- text <-> tokens ---------------------------------------------------------------------------------------
-    def encode(self, text: str) -> list[int]:
-        """Token ids of ``text``; ValueError naming the characters the tokenizer cannot read."""
-        ids = self.tok(text, add_special_tokens=False)["input_ids"]
+    def encode(self, text: str, special_tokens: bool = False) -> list[int]:
+        """Token ids of ``text`` (with the tokenizer's own BOS etc. when ``special_tokens``); ValueError naming
+        the characters the tokenizer cannot read."""
+        ids = self.tok(text, add_special_tokens=special_tokens)["input_ids"]
         unk = self.tok.unk_token_id
         if unk is not None and unk in ids:
             bad = sorted({c for c in text if unk in self.tok(c, add_special_tokens=False)["input_ids"]})
             raise ValueError(f"model {self.name} cannot read these characters: {', '.join(map(repr, bad))}")
-        if not ids:
+        if not ids or not text:
             raise ValueError("empty prompt")
         return ids
+
+    def render(self, prompt: str) -> str:
+        """The text the model reads for ``prompt``: itself, or one user turn of the chat template."""
+        if not self.chat_template:
+            return prompt
+        return self.tok.apply_chat_template([{"role": "user", "content": prompt}], add_generation_prompt=True,
+                                            tokenize=False)
+
+    def prompt_ids(self, prompt: str) -> list[int]:
+        """Token ids the model reads for ``prompt``: a chat template writes its own BOS, plain text gets the
+        tokenizer's (a Llama base model expects one; the zoo tokenizer adds none)."""
+        return self.encode(self.render(prompt), special_tokens=not self.chat_template)
 
     def token_id(self, text: str) -> int:
         ids = self.encode(text)
@@ -81,16 +107,18 @@ class HFEngine:
     def sample(self, prompts: list[str], params: SamplingParams, *, keys: list[str] | None = None,
                stop_ids: tuple[int, ...] = (), max_seconds: float | None = None,
                controller: TokenController | None = None, progress: ProgressFn | None = None,
+               stop_strings: tuple[str, ...] = (),
                ) -> list[list[Generation]]:
         """``params.n`` completions of every prompt. ``keys`` name the prompts for seeding (default: the text),
         so equal keys give equal samples whatever else is in the batch. Stops at EOS, at a token of ``stop_ids``
-        (kept in the text), at ``max_new_tokens``, or when ``max_seconds`` have passed (finish reason "time")."""
+        or once the text holds one of ``stop_strings`` (both kept in the text; finish reason "stop"), at
+        ``max_new_tokens``, or when ``max_seconds`` have passed (finish reason "time")."""
         keys = list(keys) if keys is not None else list(prompts)
         if len(keys) != len(prompts):
             raise ValueError("keys and prompts differ in length")
         if max_seconds is not None and max_seconds <= 0:
             raise ValueError("max_seconds must be positive")
-        encoded = [self.encode(p) for p in prompts]
+        encoded = [self.prompt_ids(p) for p in prompts]
         deadline = time.monotonic() + max_seconds if max_seconds else None
         n, block = params.n, min(params.n, NOISE_BLOCK)
         # work items: (prompt index, first sample, rows); whole noise blocks, longest prompts first
@@ -104,7 +132,8 @@ class HFEngine:
             while items and (not chunk or rows + items[0][2] <= cap):
                 chunk.append(items.pop(0))
                 rows += chunk[-1][2]
-            for (pi, s, _), gens in zip(chunk, self._decode(chunk, encoded, keys, params, stop_ids, deadline, controller)):
+            decoded = self._decode(chunk, encoded, keys, params, stop_ids, deadline, controller, stop_strings)
+            for (pi, s, _), gens in zip(chunk, decoded):
                 out[pi][s : s + len(gens)] = gens
                 done_rows += len(gens)
                 gen_tokens += sum(g.gen_tokens for g in gens)
@@ -112,19 +141,29 @@ class HFEngine:
                 progress(done_rows, total_rows, gen_tokens)
         return out  # type: ignore[return-value]
 
-    def stream(self, prompt: str, params: SamplingParams, *, max_seconds: float | None = None):
+    def stream(self, prompt: str, params: SamplingParams, *, max_seconds: float | None = None,
+               stop_strings: tuple[str, ...] = ()):
         """Yield (token text, raw log-prob) of one sample as it is decoded; the same sample ``sample`` returns."""
         if params.n != 1:
             raise ValueError("stream() decodes a single sample; use n=1")
-        ids = self.encode(prompt)
+        ids = self.prompt_ids(prompt)
         deadline = time.monotonic() + max_seconds if max_seconds else None
-        for token, lp in self._decode([(0, 0, 1)], [ids], [prompt], params, (), deadline, None, stream=True):
+        for token, lp in self._decode([(0, 0, 1)], [ids], [prompt], params, (), deadline, None, stop_strings,
+                                      stream=True):
             yield self.tok.decode([token], skip_special_tokens=True), lp
 
     def _noise(self, chunk, gens: list[torch.Generator], vocab: int) -> torch.Tensor:
         return torch.cat([torch.rand((rows, vocab), generator=g) for (_, _, rows), g in zip(chunk, gens)]).to(self.device)
 
-    def _decode(self, chunk, encoded, keys, params: SamplingParams, stop_ids, deadline, controller, stream=False):
+    @torch.inference_mode()
+    def _hits_stop(self, ids: list[int], stop_strings: tuple[str, ...], window: int) -> bool:
+        """Whether the text of the last ``window`` tokens holds a stop string (checked after every token, so a
+        window of the longest stop string's length plus a few tokens always sees one as it completes)."""
+        tail = self.tok.decode(ids[-window:], skip_special_tokens=True)
+        return any(s in tail for s in stop_strings)
+
+    def _decode(self, chunk, encoded, keys, params: SamplingParams, stop_ids, deadline, controller,
+                stop_strings=(), stream=False):
         """Decode one chunk; returns one list of Generations per chunk item (or yields tokens when streaming)."""
         dev = self.device
         prompt_ids = [encoded[pi] for pi, _, _ in chunk]
@@ -155,6 +194,7 @@ class HFEngine:
         finish: list[str | None] = [None] * R
         active = list(range(R))  # original row ids, aligned with the cache rows
         stop_set = set(stop_ids)
+        window = max((len(s) for s in stop_strings), default=0) + 4
         for step in range(params.max_new_tokens):
             logp = torch.log_softmax(logits, dim=-1)
             if params.greedy:
@@ -181,9 +221,9 @@ class HFEngine:
                 lps[row].append(float(logp[a, tok]))
                 if queue[row]:
                     continue
-                if tok == self.eos:
+                if tok in self.eos_ids:
                     finish[row] = "eos"
-                elif tok in stop_set:
+                elif tok in stop_set or (stop_strings and self._hits_stop(toks[row], stop_strings, window)):
                     finish[row] = "stop"
                 elif len(toks[row]) >= params.max_new_tokens:
                     finish[row] = "length"

@@ -57,7 +57,7 @@ class Strategy(Protocol):
 def think_tokens(ctx: RunContext, gen: Generation) -> int:
     """Generated tokens before the answer marker (all of them when the trace never reached it)."""
     text = gen.text
-    cut = text.find(ctx.task.think_end)
+    cut = ctx.task.answer_start(text)
     if cut < 0:
         return gen.gen_tokens
     return len(ctx.engine.encode(text[:cut])) if cut else 0

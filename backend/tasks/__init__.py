@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
-from backend.tasks import arith
+from backend.tasks import arith, gsm8k
 
 
 @dataclass(frozen=True)
@@ -38,9 +39,15 @@ class TaskAdapter:
     step_texts: Callable[[str], list[str]]  # the completion split into steps
     think_end: str  # text that ends the thinking part and starts the answer
     step_sep: str  # text that ends one reasoning step
+    find_answer: Callable[[str], int] | None = None  # where the answer part starts (-1: none); default: think_end
+    stop: tuple[str, ...] = ()  # texts that end a generation (kept in it); part of every run key when set
 
     def correct(self, prompt: PromptRecord, answer: str | None) -> bool:
         return answer is not None and answer == prompt.gold
+
+    def answer_start(self, text: str) -> int:
+        """Index in ``text`` where the answer part begins (what precedes it is thinking); -1 when there is none."""
+        return self.find_answer(text) if self.find_answer else text.find(self.think_end)
 
 
 def arith_record(p: arith.Problem) -> PromptRecord:
@@ -59,6 +66,46 @@ def arith_prompts(per_cell: int = 16) -> list[PromptRecord]:
         if seen[cell] <= per_cell:
             out.append(arith_record(p))
     return out
+
+
+def gsm8k_record(p: gsm8k.Problem, text: str | None = None, split: str = "test") -> PromptRecord:
+    """A GSM8K problem as a prompt row; ``n_ops`` holds the steps of its gold solution (its difficulty by
+    construction: 2-8 on the test set), ``gold`` the normalised answer (:func:`gsm8k.answer_key`)."""
+    return PromptRecord(f"gsm8k:{p.key}", "gsm8k", p.prompt if text is None else text, p.question,
+                        gsm8k.answer_key(p.gold), n_ops=len(gsm8k.split_steps(p.solution)), split=split)
+
+
+def gsm8k_prompts(path: str | Path, limit: int | None = None, shots: int = 0,
+                  examples: str | Path | None = None, split: str = "test") -> list[PromptRecord]:
+    """The problems of a GSM8K-style JSONL as prompts (``Question: …\nAnswer:``), in file order, repeated questions
+    once. ``shots`` worked examples come first from ``examples`` (a JSONL; default: the same file, never the
+    question itself). ValueError naming the file when it cannot be read as GSM8K."""
+    if limit is not None and limit < 1:
+        raise ValueError(f"limit must be at least 1, not {limit}")
+    problems = _load_gsm8k(path)
+    pool = problems if examples is None else _load_gsm8k(examples)
+    seen: set[str] = set()
+    out = []
+    for p in problems:
+        if p.key in seen:
+            continue
+        seen.add(p.key)
+        out.append(gsm8k_record(p, gsm8k.format_prompt(p.question, shots, pool), split))
+        if limit is not None and len(out) == limit:
+            break
+    return out
+
+
+def _load_gsm8k(path: str | Path) -> list[gsm8k.Problem]:
+    try:
+        problems = gsm8k.load_jsonl(path)
+    except UnicodeDecodeError:
+        raise ValueError(f"{path}: not UTF-8 text; expected GSM8K JSONL (question, answer ending '#### N')") from None
+    except IsADirectoryError:
+        raise ValueError(f"{path} is a folder; expected a GSM8K JSONL file") from None
+    if not problems:
+        raise ValueError(f"{path}: no problems in it; expected GSM8K JSONL (question, answer ending '#### N')")
+    return problems
 
 
 def record_for(task: str, question: str) -> PromptRecord:
@@ -84,9 +131,24 @@ def _arith_step_texts(text: str) -> list[str]:
     return [s.raw for s in arith.parse(text).steps]
 
 
+def _gsm8k_extract(text: str) -> str | None:
+    return gsm8k.answer_key(gsm8k.extract_answer(text))
+
+
+def _gsm8k_step_labels(prompt: PromptRecord, text: str) -> list[bool]:
+    # model calculators round (40/3=13.33): a rounded or float-noisy result still counts as a correct step
+    return gsm8k.step_labels(text, rounding=True)
+
+
 TASKS: dict[str, TaskAdapter] = {
     "arith": TaskAdapter("arith", _arith_extract, _arith_step_labels, _arith_step_texts,
                          think_end=arith.ANSWER_MARK, step_sep=arith.STEP_SEP),
+    # free text has no single answer marker: thinking ends where extract_answer finds its answer ("#### N", else
+    # "The answer is N"); "####" is what our prompts ask for, so budget forcing suppresses that. A base model
+    # given few-shot prompts would write the next "Question:" itself: generation stops there.
+    "gsm8k": TaskAdapter("gsm8k", _gsm8k_extract, _gsm8k_step_labels, gsm8k.split_steps,
+                         think_end="####", step_sep="\n", find_answer=gsm8k.answer_position,
+                         stop=("\nQuestion:",)),
 }
 
 

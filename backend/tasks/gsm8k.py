@@ -157,6 +157,22 @@ def extract_answer(text) -> Number | None:
         return None
 
 
+def answer_position(text) -> int:
+    """Where the answer part of free text starts: the marker :func:`extract_answer` takes its answer from (the
+    first ``####`` followed by a number, else the last "the answer is" / "answer:"); -1 when the answer is only
+    the last number in the text (or there is none): then all of it counts as reasoning."""
+    if not isinstance(text, str) or not text:
+        return -1
+    for m in _HASH_RE.finditer(text):
+        if _first_number(m.group(1)) is not None:
+            return m.start()
+    for m in reversed(list(_SAID_RE.finditer(text))):
+        if _first_number(m.group(1)) is not None:
+            head = text[: m.start()]
+            return m.start() - (4 if head[-4:].lower() == "the " else 0)  # "The answer is N" starts at "The"
+    return -1
+
+
 def answers_equal(a, b, tol: float = 1e-6) -> bool:
     """Numeric equality; ints exactly, floats within ``tol`` absolute (1e-9 relative for large values)."""
     x, y = to_number(a), to_number(b)
