@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from tqdm import tqdm
 
 from backend.engines.base import SamplingParams
-from backend.runner import RunSpec, execute
+from backend.runner import RunSpec, execute, score_pool
 from backend.store import Store
 from backend.tasks import PromptRecord, arith_prompts
 from backend.zoo import registry
@@ -18,6 +18,9 @@ SIDE_T = (0.4, 1.2)
 COT_TOKENS, DIRECT_TOKENS = 200, 24
 
 
+BUDGET_IN_SAMPLES = ("beam", "dvts", "adaptive")  # strategies whose "budget" counts traces, not tokens
+
+
 @dataclass(frozen=True)
 class PlannedRun:
     spec: RunSpec
@@ -25,7 +28,9 @@ class PlannedRun:
 
     @property
     def samples(self) -> int:
-        return len(self.prompts) * self.spec.sampling.n
+        """Traces this run produces (for progress): n per prompt, or its budget for search strategies."""
+        per_prompt = self.spec.param_dict["budget"] if self.spec.strategy in BUDGET_IN_SAMPLES else self.spec.sampling.n
+        return len(self.prompts) * int(per_prompt)
 
 
 def _max_tokens(card: dict) -> int:
@@ -52,6 +57,42 @@ def pool_runs(card: dict, prompts: tuple[PromptRecord, ...], quick: bool = False
     return [PlannedRun(s, prompts) for s in runs]
 
 
+SEARCH_BUDGETS = (4, 16, 64)
+SEARCH_VERIFIERS = ("learned", "steps")
+FORCING_BUDGETS = (8, 16, 24, 32, 48, 64, 96, 128)
+ADAPTIVE_BUDGETS = (4, 8, 16)
+ROUTE_THRESHOLDS = (0.3, 0.6, 0.9)
+
+
+def strategy_runs(cards: list[dict], prompts: tuple[PromptRecord, ...], quick: bool = False) -> list[PlannedRun]:
+    """Beam search and DVTS (budgets 4/16/64, learned and exact verifiers), budget forcing at 8 thinking budgets,
+    adaptive vs uniform allocation, and think/no-think routing — for every final CoT model."""
+    finals = [c for c in cards if c["fmt"] == "cot" and not c.get("checkpoint_of") and not c["name"].endswith("-nowait")]
+    directs = {c["params"]: c["name"] for c in cards if c["fmt"] == "direct" and not c.get("checkpoint_of")}
+    budgets = SEARCH_BUDGETS[:1] if quick else SEARCH_BUDGETS
+    step = SamplingParams(temperature=MAIN_T, max_new_tokens=COT_TOKENS)
+    runs = []
+    for c in finals:
+        name = c["name"]
+        for strategy in ("beam", "dvts"):
+            for verifier in SEARCH_VERIFIERS[1:] if quick else SEARCH_VERIFIERS:
+                runs += [RunSpec.make(name, strategy, step, {"budget": b, "width": 4}, verifier) for b in budgets]
+        for b in FORCING_BUDGETS[:2] if quick else FORCING_BUDGETS:
+            sp = SamplingParams(n=2 if quick else 8, temperature=MAIN_T, max_new_tokens=b + 16)
+            runs.append(RunSpec.make(name, "budget_forcing", sp, {"budget": b, "mode": "force"}))
+        if not quick:
+            for b in ADAPTIVE_BUDGETS:
+                for alloc in ("adaptive", "uniform"):
+                    runs.append(RunSpec.make(name, "adaptive", step, {"budget": b, "probe": 2, "allocation": alloc},
+                                             "learned"))
+        if directs:  # route to the direct model closest in size
+            direct = directs[min(directs, key=lambda p: abs(p - c["params"]))]
+            greedy = SamplingParams(temperature=0, max_new_tokens=COT_TOKENS)
+            for th in ROUTE_THRESHOLDS[1:2] if quick else ROUTE_THRESHOLDS:
+                runs.append(RunSpec.make(name, "route", greedy, {"direct": direct, "threshold": th}))
+    return [PlannedRun(s, prompts) for s in runs]
+
+
 def default_plan(models: list[str] | None = None, per_cell: int = 16, quick: bool = False) -> list[PlannedRun]:
     prompts = tuple(arith_prompts(per_cell))
     cards = [c for c in registry.list_cards() if models is None or c["name"] in models]
@@ -62,7 +103,7 @@ def default_plan(models: list[str] | None = None, per_cell: int = 16, quick: boo
     plan = []
     for card in cards:
         plan += pool_runs(card, prompts, quick)
-    return plan
+    return plan + strategy_runs(cards, prompts, quick)
 
 
 def byo_plan(model: str, prompts: list[PromptRecord], n: int, temperature: float, max_new_tokens: int = 256,
@@ -73,6 +114,29 @@ def byo_plan(model: str, prompts: list[PromptRecord], n: int, temperature: float
     pool = SamplingParams(n=n, temperature=temperature, max_new_tokens=max_new_tokens, seed=seed)
     return [PlannedRun(RunSpec.make(model, strategy, sp, task=task, prompt_format=prompt_format), tuple(prompts))
             for strategy, sp in (("greedy", greedy), ("sample", pool))]
+
+
+POOL_VERIFIERS = ("learned",)  # oracle and exact-step scores of a finished trace are its correctness: not stored
+
+
+def score_pools(plan: list[PlannedRun], store: Store, quiet: bool = False) -> int:
+    """Verifier scores for every sample of every pool in the plan (for best-of-k and weighted majority)."""
+    from backend.verifiers.learned import verifier_dir
+
+    pools = [r for r in plan if r.spec.strategy == "sample" and r.spec.task == "arith"]  # the verifier reads arith
+    if not pools:
+        return 0
+    if not (verifier_dir() / "model.safetensors").exists():
+        print("note: no learned verifier yet (python -m backend train-verifier); pools left unscored", file=sys.stderr)
+        return 0
+    n = 0
+    for run in tqdm(pools, desc="score pools", unit="run", disable=quiet, file=sys.stderr):
+        from backend import models
+
+        key = run.spec.key_for(models.load_engine(run.spec.model))
+        for verifier in POOL_VERIFIERS:
+            n += score_pool(key, verifier, store=store)
+    return n
 
 
 def build(plan: list[PlannedRun], store: Store | None = None, batch_prompts: int = 16, quiet: bool = False) -> dict:
@@ -87,7 +151,7 @@ def build(plan: list[PlannedRun], store: Store | None = None, batch_prompts: int
         bar.set_description(f"{spec.model} {spec.strategy} n={spec.sampling.n} T={spec.sampling.temperature}")
         last = {"samples": 0, "tokens": 0}
 
-        def tick(report, todo, _last=last, _n=spec.sampling.n):
+        def tick(report, todo, _last=last, _n=run.samples // max(1, len(run.prompts))):
             nonlocal tokens
             step = report.prompts_done * _n - _last["samples"]
             tokens += report.gen_tokens - _last["tokens"]
@@ -96,9 +160,10 @@ def build(plan: list[PlannedRun], store: Store | None = None, batch_prompts: int
             bar.set_postfix(prompts=f"{report.prompts_done}/{todo}", tok_s=f"{tokens / max(1e-9, time.monotonic() - t0):.0f}")
 
         report = execute(spec, list(run.prompts), store=store, batch_prompts=batch_prompts, on_batch=tick)
-        bar.update(report.prompts_skipped * spec.sampling.n)
+        bar.update(report.prompts_skipped * run.samples // max(1, len(run.prompts)))
         added += report.prompts_done
         keys.append(report.run_key)
     bar.close()
-    return {"runs": len(plan), "run_keys": keys, "prompts_added": added, "tokens": tokens, "wall_s": time.monotonic() - t0,
+    scored = score_pools(plan, store, quiet)
+    return {"pools_scored": scored, "runs": len(plan), "run_keys": keys, "prompts_added": added, "tokens": tokens, "wall_s": time.monotonic() - t0,
             **store.summary()}

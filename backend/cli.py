@@ -1,8 +1,9 @@
-"""Command line: python -m backend <train-zoo | build-cache | run | bench | report | import>."""
+"""Command line: python -m backend <train-zoo | register-model | build-cache | import | bench>."""
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 
 def _train_zoo(args) -> int:
@@ -31,9 +32,83 @@ def _build_cache(args) -> int:
 
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.model:
+        return _build_byo(args)
+    byo = [f for f in ("task", "data", "limit", "shots", "shots_from") if getattr(args, f) is not None]
+    if byo:
+        raise ValueError(f"--{byo[0].replace('_', '-')} needs --model (without it, build-cache builds the zoo runs)")
     plan = default_plan(args.models, per_cell=args.per_cell, quick=args.quick)
     summary = build(plan, batch_prompts=args.batch_prompts)
     print(json.dumps(summary, indent=2))
+    return 0
+
+
+def _build_byo(args) -> int:
+    """build-cache --model: greedy and a pool of --n samples for one local model on a GSM8K-style file."""
+    from backend import models
+    from backend.build import build, byo_plan
+    from backend.store import Store
+    from backend.tasks import arith_prompts, get_task, gsm8k_prompts
+
+    if args.models or args.quick:
+        raise ValueError("--model (bring your own) and --models/--quick (the zoo) do not mix")
+    if args.task is not None:
+        get_task(args.task)
+    name = models.resolve_model(args.model, args.task)
+    task = args.task or models.model_task(name)
+    if task == "gsm8k":
+        if not args.data:
+            raise ValueError("--task gsm8k needs --data FILE.jsonl (lines of question, answer ending '#### N')")
+        prompts = gsm8k_prompts(args.data, args.limit, args.shots or 0, args.shots_from)
+        fmt = f"{args.shots}-shot" if args.shots else ""  # the default zero-shot format leaves run keys alone
+        fmt += f" from {Path(args.shots_from).name}" if args.shots and args.shots_from else ""
+    else:
+        prompts, fmt = arith_prompts(args.per_cell)[: args.limit], ""
+    plan = byo_plan(name, prompts, args.n, args.temperature, args.max_new_tokens, args.seed, task, fmt)
+    store = Store()
+    summary = build(plan, store=store, batch_prompts=args.batch_prompts)
+    for run, key in zip(plan, summary["run_keys"]):
+        acc = store.sql("SELECT count(*) AS n, avg(correct::DOUBLE) AS acc, avg(gen_tokens) AS tok FROM samples "
+                        "WHERE run_key = ?", [key]).iloc[0]
+        sp = run.spec.sampling
+        print(f"{name} {run.spec.strategy} n={sp.n} T={sp.temperature}: run {key}, {int(acc['n'])} samples over "
+              f"{len(prompts)} prompts, accuracy {acc['acc']:.3f}, {acc['tok']:.0f} generated tokens per sample")
+    return 0
+
+
+def _register_model(args) -> int:
+    from backend.models import register_model
+
+    chat = {"auto": None, "on": True, "off": False}[args.chat_template]
+    entry = register_model(args.name, args.path, args.task, chat)
+    print(f"registered {args.name}: {entry['params']:,} params (counted from the weights), task {entry['task']}, "
+          f"chat template {'on' if entry['chat_template'] else 'off'}, fingerprint {entry['fingerprint']}, "
+          f"{entry['path']}")
+    return 0
+
+
+def _import(args) -> int:
+    from backend.importer import import_generations, parse_count
+
+    names = [n.strip() for n in args.model.split(",")] if args.model else []
+    counts = [parse_count(n) for n in args.params.split(",")] if args.params else []
+    if len(names) != len(counts):
+        raise ValueError("give one --params value per --model name (comma-separated for the GPT-3 file)")
+    report = import_generations(args.file, args.test, list(zip(names, counts)), args.format)
+    print("\n".join(report.lines()))
+    return 0
+
+
+def _train_verifier(args) -> int:
+    import torch
+
+    from backend.verifiers.train_learned import train
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    kw = dict(n_prompts=300, epochs=1, heldout_per_cell=2, generators=tuple(args.generators), init_from=args.init_from) \
+        if args.quick else dict(generators=tuple(args.generators), init_from=args.init_from)
+    train(**kw)
     return 0
 
 
@@ -44,6 +119,24 @@ def _bench(args) -> int:
     import importlib
 
     return importlib.import_module(f"backend.bench.{args.which}").main(args.rest) or 0
+
+
+def _report(args) -> int:
+    import json
+
+    from backend.analysis.claims import report
+    from backend.store import Store
+
+    results = report(Store(args.cache) if args.cache else Store(), n_boot=args.n_boot)
+    if args.json:
+        print(json.dumps(results, indent=2, default=str))
+        return 0
+    for r in results:
+        effect = "" if r["effect"] is None else f"{r['effect']:+.3f} [{r['lo']:+.3f}, {r['hi']:+.3f}]  "
+        print(f"{r['claim']}. {r['title']}\n   {r['verdict'].upper()}  {effect}{r['why']}")
+        if r["setting"]:
+            print(f"   measured at: {r['setting']} (n={r['n_prompts']} prompts)")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -62,14 +155,52 @@ def main(argv: list[str] | None = None) -> int:
     bc.add_argument("--quick", action="store_true", help="tiny pools (for tests)")
     bc.add_argument("--batch-prompts", type=int, default=16, help="prompts per committed batch")
     bc.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    byo = bc.add_argument_group("bring your own model (instead of the zoo)")
+    byo.add_argument("--model", metavar="PATH_OR_NAME", help="a registered model, or a model folder (registered "
+                     "under its folder name first)")
+    byo.add_argument("--task", help="task of the prompts (default: the model's registered task)")
+    byo.add_argument("--data", metavar="FILE.jsonl", help="GSM8K-style JSONL: question, answer ending '#### N'")
+    byo.add_argument("--n", type=int, default=16, help="samples per prompt in the pool (default 16)")
+    byo.add_argument("--temperature", type=float, default=0.7, help="pool temperature (default 0.7)")
+    byo.add_argument("--limit", type=int, default=None, help="only the first N problems of --data")
+    byo.add_argument("--max-new-tokens", type=int, default=256, help="generated tokens per sample (default 256)")
+    byo.add_argument("--shots", type=int, default=None, help="worked examples before each question (default 0)")
+    byo.add_argument("--shots-from", metavar="FILE.jsonl", help="take the shots from this file (default: --data)")
+    byo.add_argument("--seed", type=int, default=0, help="sampling seed of the pool")
     bc.set_defaults(func=_build_cache)
+    rm = sub.add_parser("register-model", help="add a local Hugging Face causal LM (safetensors) as a model")
+    rm.add_argument("name", help="the name it gets in the cache and the pages")
+    rm.add_argument("path", help="folder with *.safetensors, config.json and the tokenizer (save_pretrained)")
+    rm.add_argument("--task", default="gsm8k", help="task its prompts come from (default gsm8k)")
+    rm.add_argument("--chat-template", choices=("auto", "on", "off"), default="auto",
+                    help="write prompts as a chat turn (auto: when the tokenizer has a chat template)")
+    rm.set_defaults(func=_register_model)
+    im = sub.add_parser("import", help="import a published GSM8K generation file as cache runs (idempotent)")
+    im.add_argument("file", help="generation file: GPT-3 verifier solutions, program-of-thought or SFT samples")
+    im.add_argument("--test", required=True, metavar="GSM8K_TEST.jsonl", help="the GSM8K test set (gold answers)")
+    im.add_argument("--model", help="name of the model that wrote it; for the GPT-3 file two: NAME_6B,NAME_175B "
+                    "(default gpt3-6b,gpt3-175b)")
+    im.add_argument("--params", help="its parameter count (13e9, 13B); for the GPT-3 file two (default 6.7e9,175e9)")
+    im.add_argument("--format", default="auto", choices=("auto", "gpt3_verifier", "pot_programs", "sft_samples"))
+    im.set_defaults(func=_import)
+    tv = sub.add_parser("train-verifier", help="train the learned process verifier into cache/verifiers/learned")
+    tv.add_argument("--generators", nargs="+", default=["cot-0.1m", "cot-0.1m@6M", "cot-0.8m"])
+    tv.add_argument("--init-from", default="cot-0.8m", help="zoo member whose backbone the value head sits on")
+    tv.add_argument("--quick", action="store_true", help="a tiny run (for tests)")
+    tv.add_argument("--threads", type=int, default=None)
+    tv.set_defaults(func=_train_verifier)
     be = sub.add_parser("bench", help="benchmarks that print and save their figures")
     be.add_argument("which", choices=BENCHES)
     be.add_argument("rest", nargs=argparse.REMAINDER, help="options of that benchmark")
     be.set_defaults(func=_bench)
+    rp = sub.add_parser("report", help="measure the eight claims of DESIGN.md on the current cache")
+    rp.add_argument("--json", action="store_true", help="print the full report as JSON")
+    rp.add_argument("--cache", default=None, help="store folder (default: cache/store)")
+    rp.add_argument("--n-boot", type=int, default=2000, help="bootstrap resamples per CI")
+    rp.set_defaults(func=_report)
     args = ap.parse_args(argv)
     try:
         return args.func(args)
     except (ValueError, KeyError, FileNotFoundError) as e:
-        print(f"error: {e}", file=sys.stderr)
+        print(f"error: {e.args[0] if isinstance(e, KeyError) and e.args else e}", file=sys.stderr)
         return 2

@@ -68,7 +68,8 @@ def check_model_folder(path: str | Path) -> Path:
         raise FileNotFoundError(f"no model folder at {folder}")
     if not any(folder.glob("*.safetensors")):
         found = sorted(f.name for f in folder.iterdir() if f.suffix in (".bin", ".pt", ".pth", ".ckpt"))
-        hint = f" (found {', '.join(found[:3])}: re-save with save_pretrained(..., safe_serialization=True))" if found else ""
+        hint = (f" (found {', '.join(found[:3])}: re-save with save_pretrained(..., safe_serialization=True))"
+                if found else "")
         raise FileNotFoundError(f"no *.safetensors weights in {folder}; only safetensors are loaded{hint}")
     if not (folder / "config.json").exists():
         raise FileNotFoundError(f"no config.json in {folder}; save the model with save_pretrained")
@@ -91,11 +92,14 @@ def register_model(name: str, path: str | Path, task: str = "gsm8k", chat_templa
     if _is_zoo_member(name):
         raise ValueError(f"{name!r} is a zoo member; register the model under another name")
     try:
-        engine = HFEngine.from_path(folder, name=name, chat_template=chat_template)
+        engine = HFEngine.from_path(folder, name=name, chat_template=False)
     except (OSError, ValueError, KeyError) as e:  # unknown architecture, remote code needed, broken files
         raise ValueError(f"cannot load {folder} as a causal LM with transformers (no remote code): {e}") from None
+    has_template = bool(getattr(engine.tok, "chat_template", None))
+    if chat_template and not has_template:
+        raise ValueError(f"the tokenizer in {folder} has no chat template; register without --chat-template on")
     entry = {"path": str(folder), "task": task, "params": engine.n_params, "fingerprint": engine.fingerprint,
-             "chat_template": engine.chat_template, "registered": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+             "chat_template": has_template if chat_template is None else chat_template, "registered": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     with _lock:
         models = registered_models()
         models[name] = entry
@@ -139,3 +143,9 @@ def _is_zoo_member(name: str) -> bool:
         return (registry.member_dir(name) / registry.CARD).exists()
     except ValueError:  # not a possible member name (a path)
         return False
+
+
+def model_task(name: str) -> str:
+    """The task a model's prompts come from: a registered model's recorded task, else (the zoo) arith."""
+    reg = registered_models()
+    return reg[name].get("task", "gsm8k") if name in reg else "arith"

@@ -48,9 +48,14 @@ class RunSpec:
                  "params": self.param_dict, "sampling": self.sampling.as_dict(), "verifier": self.verifier,
                  "task": self.task, "engine": ENGINE, "logprob_kind": LOGPROB_KIND}
         # what else shapes the text the model reads or where it stops; only when set, so older keys stay valid
-        more = {"prompt_format": self.prompt_format, "chat_template": chat_template, "stop": list(get_task(self.task).stop)}
+        more = {"prompt_format": self.prompt_format, "chat_template": chat_template,
+                "stop": list(get_task(self.task).stop)}
         ident.update({k: v for k, v in more.items() if v})
         return hashlib.blake2b(json.dumps(ident, sort_keys=True).encode(), digest_size=10).hexdigest()
+
+    def key_for(self, engine) -> str:
+        """The run key of this spec on a loaded engine (its weights, and whether it applies a chat template)."""
+        return self.key(engine.fingerprint, bool(getattr(engine, "chat_template", False)))
 
     def describe_prompts(self, chat_template: bool = False) -> str:
         """How the prompts were presented, for ``runs.notes`` ("" for the task's one default format)."""
@@ -93,7 +98,7 @@ def execute(spec: RunSpec, prompts: list[PromptRecord], *, store: Store | None =
     engine = engine or models.load_engine(spec.model)
     fp = engine.fingerprint
     chat = bool(getattr(engine, "chat_template", False))
-    key = spec.key(fp, chat)
+    key = spec.key_for(engine)
     store = store or Store(root)
     store.refresh()
     done = store.done_prompts(key)
@@ -130,3 +135,41 @@ def execute(spec: RunSpec, prompts: list[PromptRecord], *, store: Store | None =
             on_batch(report, len(todo))
     store.refresh()
     return report
+
+
+def _opt_int(x) -> int | None:
+    import pandas as pd
+
+    return None if pd.isna(x) else int(x)
+
+
+def score_pool(run_key: str, verifier_name: str, *, store: Store, batch_prompts: int = 32,
+               on_batch: Callable[[int, int], None] | None = None) -> int:
+    """Score every sample of a stored run with a verifier (resumable: scored prompts are skipped); the scores
+    feed best-of-k and weighted majority. Returns the number of prompts scored."""
+    from backend.verifiers import aggregate, cost, get_verifier
+
+    verifier = get_verifier(verifier_name)
+    store.refresh()
+    done = store.scored_prompts(run_key, verifier.name)
+    rows = store.sql(
+        "SELECT s.prompt_key, s.sample_idx, s.text, p.task, p.text AS prompt_text, p.question, p.gold, p.n_ops, "
+        "p.digits, p.split FROM samples s JOIN prompts p USING (prompt_key) WHERE s.run_key = ? "
+        "ORDER BY s.prompt_key, s.sample_idx", [run_key])
+    todo = [k for k in dict.fromkeys(rows["prompt_key"]) if k not in done]
+    for i in range(0, len(todo), batch_prompts):
+        part = rows[rows["prompt_key"].isin(todo[i : i + batch_prompts])]
+        prompts = [PromptRecord(r.prompt_key, r.task, r.prompt_text, r.question, r.gold, _opt_int(r.n_ops),
+                                _opt_int(r.digits), r.split) for r in part.itertuples()]
+        texts = part["text"].tolist()
+        steps = verifier.score(prompts, texts)
+        out = []
+        for p, t, idx, s in zip(prompts, texts, part["sample_idx"], steps):
+            tokens, flops = cost(verifier, [p], [t])
+            out.append({"run_key": run_key, "prompt_key": p.key, "sample_idx": int(idx), "verifier": verifier.name,
+                        "score": aggregate(s), "step_scores": s, "tokens": tokens, "flops": flops})
+        commit_batch({"scores": out}, store.root)
+        if on_batch:
+            on_batch(min(i + batch_prompts, len(todo)), len(todo))
+    store.refresh()
+    return len(todo)

@@ -46,7 +46,8 @@ class HFEngine:
         gen_eos = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
         gen_eos = gen_eos if isinstance(gen_eos, (list, tuple)) else [gen_eos]
         self.eos_ids = frozenset(int(t) for t in [self.eos, *gen_eos] if t is not None)
-        self.pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else self.eos
+        pads = (tokenizer.pad_token_id, self.eos, min(self.eos_ids, default=None), 0)
+        self.pad = next(t for t in pads if t is not None)  # padding is masked out: any id will do
         cfg = model.config
         head_dim = getattr(cfg, "head_dim", None) or cfg.hidden_size // cfg.num_attention_heads
         kv_heads = getattr(cfg, "num_key_value_heads", None) or cfg.num_attention_heads
@@ -141,6 +142,7 @@ class HFEngine:
                 progress(done_rows, total_rows, gen_tokens)
         return out  # type: ignore[return-value]
 
+    @torch.inference_mode()  # torch wraps a generator so the mode holds only while it runs
     def stream(self, prompt: str, params: SamplingParams, *, max_seconds: float | None = None,
                stop_strings: tuple[str, ...] = ()):
         """Yield (token text, raw log-prob) of one sample as it is decoded; the same sample ``sample`` returns."""

@@ -109,6 +109,8 @@ class Store:
         for name, t in tables.items():
             if name in _KEYED:
                 runs, prompts = t.column("run_key").to_pylist(), t.column("prompt_key").to_pylist()
+                if name == "scores":  # a pool may be scored by several verifiers: they are separate owners
+                    runs = [f"{r}\x1f{v}" for r, v in zip(runs, t.column("verifier").to_pylist())]
                 pairs = list(zip(runs, prompts))
                 stored = self._pairs[name]
                 keep = [pr not in stored.get(r, ()) for r, pr in pairs]  # the first batch to store a pair wins
@@ -141,6 +143,11 @@ class Store:
         """Prompts a run has fully stored (a batch commits whole prompts)."""
         with self._lock:
             return set(self._pairs["samples"].get(run_key, ())) | self._pairs["results"].get(run_key, set())
+
+    def scored_prompts(self, run_key: str, verifier: str) -> set[str]:
+        """Prompts of a pool already scored by ``verifier``."""
+        with self._lock:
+            return set(self._pairs["scores"].get(f"{run_key}\x1f{verifier}", ()))
 
     def summary(self) -> dict:
         counts = {t: int(self.sql(f"SELECT count(*) AS n FROM {t}")["n"][0]) for t in TABLES}

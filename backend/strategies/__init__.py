@@ -3,12 +3,17 @@ from __future__ import annotations
 
 import difflib
 
-from backend.strategies import greedy, sample_pool
+from backend.strategies import adaptive, beam, budget_forcing, dvts, greedy, route, sample_pool
 from backend.strategies.base import Outcome, RunContext, Strategy
 
 STRATEGIES: dict[str, Strategy] = {
     "greedy": greedy.run,
     "sample": sample_pool.run,
+    "beam": beam.run,
+    "dvts": dvts.run,
+    "budget_forcing": budget_forcing.run,
+    "adaptive": adaptive.run,
+    "route": route.run,
 }
 
 

@@ -70,14 +70,14 @@ def arith_prompts(per_cell: int = 16) -> list[PromptRecord]:
 
 def gsm8k_record(p: gsm8k.Problem, text: str | None = None, split: str = "test") -> PromptRecord:
     """A GSM8K problem as a prompt row; ``n_ops`` holds the steps of its gold solution (its difficulty by
-    construction: 2-8 on the test set), ``gold`` the normalised answer (:func:`gsm8k.answer_key`)."""
+    construction: 2-11 on the test set, mostly 2-6), ``gold`` the normalised answer (:func:`gsm8k.answer_key`)."""
     return PromptRecord(f"gsm8k:{p.key}", "gsm8k", p.prompt if text is None else text, p.question,
                         gsm8k.answer_key(p.gold), n_ops=len(gsm8k.split_steps(p.solution)), split=split)
 
 
 def gsm8k_prompts(path: str | Path, limit: int | None = None, shots: int = 0,
                   examples: str | Path | None = None, split: str = "test") -> list[PromptRecord]:
-    """The problems of a GSM8K-style JSONL as prompts (``Question: …\nAnswer:``), in file order, repeated questions
+    """The problems of a GSM8K-style JSONL as prompts (``Question: …\\nAnswer:``), in file order, repeated questions
     once. ``shots`` worked examples come first from ``examples`` (a JSONL; default: the same file, never the
     question itself). ValueError naming the file when it cannot be read as GSM8K."""
     if limit is not None and limit < 1:

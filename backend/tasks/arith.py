@@ -202,7 +202,10 @@ def parse(text: str) -> Parsed:
     answer = int(tail) if sep and _INT_RE.fullmatch(tail) else None
     steps = []
     body = think[len(THINK_MARK):] if think.startswith(THINK_MARK) else think
-    for raw in body.split(STEP_SEP) if body else []:
+    pieces = body.split(STEP_SEP) if body else []
+    if len(pieces) > 1 and pieces[-1] == "":
+        pieces.pop()  # a trace cut right after a step separator (a partial trace during search)
+    for raw in pieces:
         revises = raw.startswith(WAIT)
         core = raw[len(WAIT):] if revises else raw
         sm = _STEP_RE.match(core)

@@ -47,8 +47,8 @@ ZOO: tuple[MemberSpec, ...] = (
     MemberSpec("cot-3.2m", "cot", train_tokens=24 * M, **_LARGE),
     MemberSpec("direct-0.1m", "direct", train_tokens=24 * M, checkpoints=(), **_SMALL),
     MemberSpec("direct-0.8m", "direct", train_tokens=24 * M, checkpoints=(), **_MID),
-    # ablation: the same 0.8M CoT model without "wait" traces, to measure whether they cost accuracy
-    MemberSpec("cot-0.8m-nowait", "cot", train_tokens=24 * M, p_fix=0.0, p_recheck=0.0, checkpoints=(), **_MID),
+    # ablation: the same 0.1M CoT model without "wait" traces, to measure whether they cost accuracy
+    MemberSpec("cot-0.1m-nowait", "cot", train_tokens=24 * M, p_fix=0.0, p_recheck=0.0, checkpoints=(), **_SMALL),
     # larger members, proportionally more data, trained only where a GPU is available
     MemberSpec("cot-11m", "cot", d_model=384, n_layers=6, n_heads=8, d_ff=1032, lr=6e-4, batch_size=256,
                train_tokens=80 * M, gpu_only=True),

@@ -1,0 +1,168 @@
+"""Loaders: the analysis's only SQL. Each returns plain arrays or tidy frames that the frontier and claims take.
+
+Pools (strategy "sample") come back as [prompts, n] arrays; strategy runs as their ``results`` rows; models as one
+table joining the zoo's cards with what the runs table says about models that have no card.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from backend.store import Store
+
+__all__ = ["Pool", "load_runs", "load_prompts", "load_pool", "load_results", "load_routing", "model_table"]
+
+_RUN_COLS = "run_key, model, model_params, task, strategy, strategy_params, sampling, verifier"
+
+
+@dataclass
+class Pool:
+    """One sampling pool: n samples for each of P prompts, as [P, n] arrays (row i is prompt_keys[i])."""
+
+    run_key: str
+    model: str
+    temperature: float
+    prompt_keys: np.ndarray  # [P]
+    gold: list  # [P] gold answers (strings)
+    answers: list  # [P][n] extracted answers (None = unparseable)
+    correct: np.ndarray  # [P, n] bool
+    prompt_tokens: np.ndarray  # [P, n]
+    gen_tokens: np.ndarray  # [P, n]
+    flops: np.ndarray  # [P, n] generation FLOPs per sample, as stored
+    sum_logprob: np.ndarray  # [P, n]
+    scores: dict = field(default_factory=dict)  # verifier -> [P, n] score, NaN where a sample was not scored
+    score_tokens: dict = field(default_factory=dict)  # verifier -> [P, n] tokens the verifier read
+    score_flops: dict = field(default_factory=dict)  # verifier -> [P, n] FLOPs the verifier spent, as stored
+    dropped: int = 0  # prompts left out because their pool was incomplete
+
+    @property
+    def n(self) -> int:
+        return self.correct.shape[1]
+
+
+def _store(store: Store | None) -> Store:
+    return store if store is not None else Store()
+
+
+def load_runs(store: Store | None = None, strategy: str | None = None) -> pd.DataFrame:
+    """Runs with their JSON parsed: temperature, n, budget (strategy_params["budget"], or None) and params (dict)."""
+    s = _store(store)
+    if strategy is None:
+        df = s.sql(f"SELECT {_RUN_COLS} FROM runs ORDER BY model, strategy, run_key")
+    else:
+        df = s.sql(f"SELECT {_RUN_COLS} FROM runs WHERE strategy = ? ORDER BY model, run_key", [strategy])
+    sampling = [json.loads(x) if x else {} for x in df["sampling"]]
+    params = [json.loads(x) if x else {} for x in df["strategy_params"]]
+    df["temperature"] = [float(x.get("temperature", 0.0)) for x in sampling]
+    df["n"] = [int(x.get("n", 1)) for x in sampling]
+    df["budget"] = [p.get("budget") for p in params]
+    df["params"] = params
+    return df
+
+
+def load_prompts(store: Store | None = None) -> pd.DataFrame:
+    """Every stored prompt: prompt_key, task, gold, n_ops, digits, split."""
+    return _store(store).sql("SELECT prompt_key, task, gold, n_ops, digits, split FROM prompts ORDER BY prompt_key")
+
+
+def _grid(df: pd.DataFrame, keys: np.ndarray, n: int, col: str, fill=np.nan) -> np.ndarray:
+    pos = pd.Index(keys).get_indexer(df["prompt_key"])
+    ok = (pos >= 0) & (df["sample_idx"].to_numpy() < n)
+    out = np.full((len(keys), n), fill, dtype=float)
+    out[pos[ok], df["sample_idx"].to_numpy()[ok]] = df[col].to_numpy(dtype=float)[ok]
+    return out
+
+
+def load_pool(store: Store | None = None, run_key: str = "") -> Pool:
+    """The pool of a "sample" run as [P, n] arrays, with every verifier's scores of it; incomplete prompts dropped."""
+    s = _store(store)
+    run = s.sql(f"SELECT {_RUN_COLS} FROM runs WHERE run_key = ?", [run_key])
+    if run.empty:
+        raise ValueError(f"no run {run_key!r} in the cache.")
+    if run["strategy"][0] != "sample":
+        raise ValueError(f"run {run_key!r} is a {run['strategy'][0]!r} run, not a sampling pool.")
+    sampling = json.loads(run["sampling"][0] or "{}")
+    n = int(sampling.get("n", 1))
+    smp = s.sql("SELECT s.prompt_key, s.sample_idx, s.answer, s.correct, s.prompt_tokens, s.gen_tokens, s.flops, "
+                "s.sum_logprob, p.gold FROM samples s JOIN prompts p USING (prompt_key) WHERE s.run_key = ? "
+                "ORDER BY s.prompt_key, s.sample_idx", [run_key])
+    counts = smp.groupby("prompt_key")["sample_idx"].nunique()
+    full = counts.index[counts.to_numpy() == n].to_numpy()
+    smp = smp[smp["prompt_key"].isin(full)]
+    keys = np.asarray(sorted(full), dtype=object)
+    gold = smp.groupby("prompt_key")["gold"].first().reindex(keys).tolist()
+    ans = _grid(smp.assign(i=np.arange(len(smp))), keys, n, "i").astype(int) if len(keys) else np.zeros((0, n), int)
+    raw = smp["answer"].tolist()
+    answers = [[raw[j] for j in row] for row in ans]
+    pool = Pool(run_key=run_key, model=run["model"][0], temperature=float(sampling.get("temperature", 0.0)),
+                prompt_keys=keys, gold=gold, answers=answers,
+                correct=_grid(smp.assign(correct=smp["correct"].fillna(False).astype(float)), keys, n, "correct") > 0.5,
+                prompt_tokens=_grid(smp, keys, n, "prompt_tokens"), gen_tokens=_grid(smp, keys, n, "gen_tokens"),
+                flops=_grid(smp, keys, n, "flops"), sum_logprob=_grid(smp, keys, n, "sum_logprob"),
+                dropped=int(len(counts) - len(full)))
+    sc = s.sql("SELECT prompt_key, sample_idx, verifier, score, tokens, flops FROM scores WHERE run_key = ?", [run_key])
+    for v, g in sc.groupby("verifier"):
+        pool.scores[v] = _grid(g, keys, n, "score")
+        pool.score_tokens[v] = _grid(g, keys, n, "tokens", 0.0)
+        pool.score_flops[v] = _grid(g, keys, n, "flops", 0.0)
+    return pool
+
+
+def load_results(store: Store | None = None, run_key: str = "") -> pd.DataFrame:
+    """The results rows of a strategy run: prompt_key, answer, correct, gen_tokens, gen/verifier FLOPs, n_traces."""
+    return _store(store).sql(
+        "SELECT prompt_key, answer, correct, gen_tokens, gen_flops, verifier_tokens, verifier_flops, n_traces "
+        "FROM results WHERE run_key = ? ORDER BY prompt_key", [run_key])
+
+
+def load_routing(store: Store | None = None, direct_model: str = "", cot_model: str = "") -> pd.DataFrame:
+    """Per prompt, both models' greedy correctness and FLOPs, and the direct model's confidence (its trace's log-prob).
+
+    Only prompts both greedy runs answered. Confidence = sum of the direct greedy trace's token log-probs (higher =
+    surer); it comes with the direct answer, so routing on it is a cascade: the direct model always runs.
+    """
+    s = _store(store)
+    q = ("SELECT r.prompt_key, r.correct, r.gen_flops + r.verifier_flops AS flops, s.sum_logprob FROM results r "
+         "JOIN runs u USING (run_key) LEFT JOIN samples s ON s.run_key = r.run_key AND s.prompt_key = r.prompt_key "
+         "AND s.sample_idx = 0 WHERE u.model = ? AND u.strategy = 'greedy'")
+    d, c = s.sql(q, [direct_model]), s.sql(q, [cot_model])
+    for name, df in ((direct_model, d), (cot_model, c)):
+        if df.empty:
+            raise ValueError(f"no greedy run of model {name!r} in the cache; run it first.")
+    d = d.drop_duplicates("prompt_key")
+    c = c.drop_duplicates("prompt_key")
+    m = d.merge(c, on="prompt_key", suffixes=("_direct", "_cot"))
+    return pd.DataFrame({"prompt_key": m["prompt_key"], "direct_correct": m["correct_direct"].astype(float),
+                         "direct_flops": m["flops_direct"], "cot_correct": m["correct_cot"].astype(float),
+                         "cot_flops": m["flops_cot"], "confidence": m["sum_logprob_direct"].fillna(-np.inf)})
+
+
+def model_table(store: Store | None = None, cards: list[dict] | None = None) -> pd.DataFrame:
+    """One row per model: name, params, fmt, family, checkpoint_of, training_tokens, training_flops, layers, width.
+
+    From the zoo's cards (registry.list_cards() unless given); models that appear only in the runs table get params
+    from it and fmt / checkpoint from their name ("cot-…", "direct-…", "…@3M"), with training columns left empty.
+    """
+    if cards is None:
+        from backend.zoo.registry import list_cards
+
+        cards = list_cards()
+    cols = ["name", "params", "fmt", "family", "checkpoint_of", "training_tokens", "training_flops", "layers", "width"]
+    rows = [{c: card.get(c) for c in cols} for card in cards]
+    known = {r["name"] for r in rows}
+    if store is not None:
+        runs = store.sql("SELECT model, max(model_params) AS params FROM runs GROUP BY model ORDER BY model")
+        for name, params in zip(runs["model"], runs["params"]):
+            if name in known:
+                continue
+            base = name.split("@")[0]
+            fmt = base.split("-")[0] if base.split("-")[0] in ("cot", "direct") else None
+            rows.append({"name": name, "params": int(params), "fmt": fmt, "family": base,
+                         "checkpoint_of": base if "@" in name else None, "training_tokens": None,
+                         "training_flops": None, "layers": None, "width": None})
+    df = pd.DataFrame(rows, columns=cols)
+    df["family"] = df["family"].fillna(df["name"])
+    return df.sort_values(["fmt", "params", "name"], na_position="last").reset_index(drop=True)

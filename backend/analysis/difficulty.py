@@ -1,0 +1,122 @@
+"""How hard a prompt is: by construction (operators × digits), by the model's own pool (oracle bins, Snell et al.
+2024) or predicted by a verifier from a few samples (what a deployed system can afford).
+
+Every binning returns an ordered categorical Series indexed by prompt_key, easiest bin first, so the frontier
+functions can restrict to one bin by label.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from backend.analysis import compute
+from backend.analysis.estimators import pass_at_k_curve
+
+__all__ = ["BANDS", "N_BINS", "band_of", "construction_bins", "quantile_bins", "oracle_bins", "predicted_bins",
+           "check_bin"]
+
+BANDS = {"easy": (1, 2), "medium": (3, 4), "hard": (5, 6)}  # operator counts per band (as in the zoo's evaluation)
+N_BINS = 5  # Snell et al.: five difficulty levels, 1 = easiest
+
+
+def band_of(n_ops: int) -> str:
+    """The band ("easy", "medium", "hard") of a prompt with n_ops operators."""
+    for band, ops in BANDS.items():
+        if n_ops in ops:
+            return band
+    raise ValueError(f"n_ops={n_ops!r} is outside 1..6, so it has no difficulty band.")
+
+
+def construction_bins(prompts: pd.DataFrame, by: str = "band") -> pd.Series:
+    """Difficulty by construction from a prompts frame (prompt_key, n_ops, digits): by "band" or by "cell" ("ops,digits")."""
+    missing = {"prompt_key", "n_ops", "digits"} - set(prompts.columns)
+    if missing:
+        raise ValueError(f"prompts lacks columns {sorted(missing)}; pass rows of the prompts table.")
+    if prompts["n_ops"].isna().any() or prompts["digits"].isna().any():
+        raise ValueError("some prompts have no n_ops/digits (not arith prompts); bin them by oracle or prediction.")
+    keys = prompts["prompt_key"].to_numpy()
+    if by == "band":
+        labels = [band_of(int(n)) for n in prompts["n_ops"]]
+        cats = list(BANDS)
+    elif by == "cell":
+        labels = [f"{int(o)},{int(d)}" for o, d in zip(prompts["n_ops"], prompts["digits"])]
+        cats = sorted(set(labels), key=lambda s: tuple(int(x) for x in s.split(",")))
+    else:
+        raise ValueError(f"unknown construction binning {by!r}; use 'band' or 'cell'.")
+    return pd.Series(pd.Categorical(labels, categories=cats, ordered=True), index=pd.Index(keys, name="prompt_key"),
+                     name=by)
+
+
+def quantile_bins(easiness, n_bins: int = N_BINS, prompt_keys: Sequence | None = None) -> pd.Series:
+    """Equal-count bins of a per-prompt easiness score, 1 = easiest (highest score) … n_bins = hardest.
+
+    Ties share a bin: prompts are ranked by descending score and each group of equal scores goes to the bin that
+    holds the centre of its rank span. So a large tie block (typically prompts never solved, score 0) lands in one
+    bin, and a neighbouring bin can then be smaller or empty; look at the counts before reading a bin.
+    """
+    s = np.asarray(easiness, dtype=float)
+    if s.ndim != 1 or s.size == 0 or not np.all(np.isfinite(s)):
+        raise ValueError("easiness must be a non-empty 1-D array of finite numbers (one per prompt).")
+    if isinstance(n_bins, bool) or not isinstance(n_bins, (int, np.integer)) or n_bins < 1:
+        raise ValueError(f"n_bins must be a positive integer, got {n_bins!r}.")
+    keys = np.arange(len(s)) if prompt_keys is None else np.asarray(prompt_keys)
+    if len(keys) != len(s):
+        raise ValueError(f"prompt_keys has {len(keys)} entries but easiness has {len(s)}.")
+    p = len(s)
+    order = np.argsort(-s, kind="stable")
+    sorted_s = s[order]
+    starts = np.flatnonzero(np.r_[True, sorted_s[1:] != sorted_s[:-1]])
+    ends = np.r_[starts[1:], p]
+    centre = (starts + ends) / 2 / p  # centre of each tie group's rank span, as a fraction in (0, 1)
+    group_bin = np.minimum(np.floor(centre * n_bins).astype(int) + 1, n_bins)
+    bins = np.empty(p, dtype=int)
+    bins[order] = np.repeat(group_bin, ends - starts)
+    return pd.Series(pd.Categorical(bins, categories=list(range(1, n_bins + 1)), ordered=True),
+                     index=pd.Index(keys, name="prompt_key"), name="bin")
+
+
+def oracle_bins(n, c, prompt_keys: Sequence | None = None, n_bins: int = N_BINS) -> pd.Series:
+    """Snell et al.'s oracle difficulty: quantile bins of the model's own pass@1 = c/n over its pool, 1 = easiest.
+
+    n, c: pool size and correct samples per prompt. Ties (all-zero prompts above all) share one bin, see quantile_bins.
+    "Oracle" because it needs the ground truth of many samples per prompt, which a deployed system does not have.
+    """
+    pass1 = pass_at_k_curve(np.asarray(n), np.asarray(c), [1])[0]
+    return quantile_bins(pass1, n_bins, prompt_keys)
+
+
+def predicted_bins(scores, sample_flops, verifier_tokens, *, verifier_params: int = compute.RULE_BASED_PARAMS,
+                   prompt_keys: Sequence | None = None, n_bins: int = N_BINS) -> pd.DataFrame:
+    """Predicted difficulty: quantile bins of a verifier's mean score over a few samples per prompt, and what it cost.
+
+    scores, sample_flops, verifier_tokens: [prompts, m] (m samples generated and scored per prompt). Returns one row
+    per prompt: prompt_key, pred_score, bin (1 = easiest) and flops = generation FLOPs of the m samples plus
+    compute.verifier_flops(tokens scored, verifier_params) — the price of the estimate, to add to any budget it steers.
+    """
+    s = np.asarray(scores, dtype=float)
+    f = np.asarray(sample_flops, dtype=float)
+    t = np.asarray(verifier_tokens, dtype=float)
+    if s.ndim != 2 or s.size == 0:
+        raise ValueError("scores must be a non-empty [prompts, samples] array.")
+    if f.shape != s.shape or t.shape != s.shape:
+        raise ValueError(f"sample_flops {f.shape} and verifier_tokens {t.shape} must match scores {s.shape}.")
+    if not (np.all(np.isfinite(s)) and np.all(np.isfinite(f)) and np.all(np.isfinite(t))):
+        raise ValueError("scores, sample_flops and verifier_tokens must be finite.")
+    if np.any(f < 0) or np.any(t < 0):
+        raise ValueError("sample_flops and verifier_tokens must be non-negative.")
+    pred = s.mean(axis=1)
+    bins = quantile_bins(pred, n_bins, prompt_keys)
+    cost = f.sum(axis=1) + np.array([compute.verifier_flops(float(x), verifier_params) for x in t.sum(axis=1)])
+    return pd.DataFrame({"prompt_key": bins.index, "pred_score": pred, "bin": bins.to_numpy(), "flops": cost})
+
+
+def check_bin(bins: pd.Series, label) -> np.ndarray:
+    """Prompt keys in bin `label`; ValueError naming the known bins when the label is not one of them."""
+    if not isinstance(bins, pd.Series):
+        raise ValueError("bins must be a pandas Series indexed by prompt_key (from backend.analysis.difficulty).")
+    known = list(bins.cat.categories) if isinstance(bins.dtype, pd.CategoricalDtype) else sorted(bins.unique())
+    if label not in known:
+        raise ValueError(f"unknown bin {label!r}; known bins: {', '.join(map(str, known))}.")
+    return bins.index[(bins == label).to_numpy()].to_numpy()
