@@ -112,6 +112,15 @@ def _train_verifier(args) -> int:
     return 0
 
 
+def _compact(args) -> int:
+    import json
+
+    from backend.store.compact import compact
+
+    print(json.dumps(compact(), indent=2))
+    return 0
+
+
 BENCHES = ("generation", "analysis", "app")
 
 
@@ -189,6 +198,8 @@ def main(argv: list[str] | None = None) -> int:
     tv.add_argument("--quick", action="store_true", help="a tiny run (for tests)")
     tv.add_argument("--threads", type=int, default=None)
     tv.set_defaults(func=_train_verifier)
+    cp = sub.add_parser("compact", help="merge all cache batches into one (faster loading; atomic)")
+    cp.set_defaults(func=_compact)
     be = sub.add_parser("bench", help="benchmarks that print and save their figures")
     be.add_argument("which", choices=BENCHES)
     be.add_argument("rest", nargs=argparse.REMAINDER, help="options of that benchmark")

@@ -27,9 +27,11 @@ def batches_dir(root: Path | None = None) -> Path:
     return store_dir(root) / "batches"
 
 
-def to_table(name: str, rows: list[dict]) -> pa.Table:
-    """Rows (dicts) → an Arrow table of the named schema; unknown or missing columns are a ValueError."""
+def to_table(name: str, rows: list[dict] | pa.Table) -> pa.Table:
+    """Rows (dicts, or an Arrow table) → an Arrow table of the named schema; unknown columns are a ValueError."""
     schema = TABLES[name]
+    if isinstance(rows, pa.Table):
+        return rows.select(schema.names).cast(schema).replace_schema_metadata({VERSION_KEY: str(SCHEMA_VERSION).encode()})
     extra = set().union(*(r.keys() for r in rows)) - set(schema.names) if rows else set()
     if extra:
         raise ValueError(f"table {name!r} has no columns {sorted(extra)}")
@@ -37,7 +39,7 @@ def to_table(name: str, rows: list[dict]) -> pa.Table:
     return table.replace_schema_metadata({VERSION_KEY: str(SCHEMA_VERSION).encode()})
 
 
-def commit_batch(tables: dict[str, list[dict]], root: Path | None = None, replaces: list[str] | None = None) -> Path:
+def commit_batch(tables: dict[str, list[dict] | pa.Table], root: Path | None = None, replaces: list[str] | None = None) -> Path:
     """Write one batch atomically. ``replaces`` names earlier batches this one supersedes (compaction)."""
     unknown = set(tables) - set(TABLES)
     if unknown:
@@ -49,7 +51,7 @@ def commit_batch(tables: dict[str, list[dict]], root: Path | None = None, replac
     tmp.mkdir()
     try:
         for name, rows in tables.items():
-            if rows:
+            if len(rows):
                 pq.write_table(to_table(name, rows), tmp / f"{name}.parquet", compression="zstd")
         if replaces:
             (tmp / "replaces.json").write_text(json.dumps(sorted(replaces)))
