@@ -84,10 +84,23 @@ class RunReport:
     outcomes: list = field(default_factory=list)
 
 
+def commit_outcomes(key: str, run_row: dict, outcomes: list, store: Store) -> dict[str, list[dict]]:
+    """Commit the outcomes of some prompts as one atomic batch; returns the rows written."""
+    tables: dict[str, list[dict]] = {"runs": [run_row], "prompts": [o.prompt.row() for o in outcomes],
+                                     "samples": [], "nodes": [], "scores": [], "results": []}
+    for o in outcomes:
+        for name in ("samples", "nodes", "scores"):
+            tables[name] += [{"run_key": key, **r} for r in getattr(o, name)]
+        if o.result:
+            tables["results"].append({"run_key": key, **o.result})
+    commit_batch(tables, store.root)
+    return tables
+
+
 def execute(spec: RunSpec, prompts: list[PromptRecord], *, store: Store | None = None, root: Path | None = None,
             batch_prompts: int = 16, max_seconds: float | None = None, keep_outcomes: bool = False,
             on_batch: Callable[[RunReport, int], None] | None = None, engine=None, verifier=None,
-            source: str = "zoo") -> RunReport:
+            source: str = "zoo", progress=None, max_rows: int | None = None) -> RunReport:
     """Run ``spec`` on every prompt not yet stored for it; commit after each batch of ``batch_prompts`` prompts.
 
     ``on_batch(report, total_todo)`` is called after every commit (progress bars, cancellation by raising)."""
@@ -109,21 +122,14 @@ def execute(spec: RunSpec, prompts: list[PromptRecord], *, store: Store | None =
 
         verifier = get_verifier(spec.verifier)
     ctx = RunContext(engine=engine, task=get_task(spec.task), sampling=spec.sampling, params=spec.param_dict,
-                     verifier=verifier, max_seconds=max_seconds)
+                     verifier=verifier, max_seconds=max_seconds, progress=progress, max_rows=max_rows)
     strategy = get_strategy(spec.strategy)
     run_row = spec.run_row(key, engine.n_params, fp, source, chat)
     t0 = time.monotonic()
     for i in range(0, len(todo), batch_prompts):
         batch = todo[i : i + batch_prompts]
         outcomes = strategy(ctx, batch)
-        tables: dict[str, list[dict]] = {"runs": [run_row], "prompts": [p.row() for p in batch],
-                                         "samples": [], "nodes": [], "scores": [], "results": []}
-        for o in outcomes:
-            for name in ("samples", "nodes", "scores"):
-                tables[name] += [{"run_key": key, **r} for r in getattr(o, name)]
-            if o.result:
-                tables["results"].append({"run_key": key, **o.result})
-        commit_batch(tables, store.root)
+        tables = commit_outcomes(key, run_row, outcomes, store)
         report.prompts_done += len(batch)
         report.samples += len(tables["samples"])
         report.gen_tokens += sum(s["gen_tokens"] for s in tables["samples"])

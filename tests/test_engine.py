@@ -67,9 +67,10 @@ def test_stops_at_eos_and_caps_tokens_and_time(engine):
 
 def test_stream_yields_the_sampled_tokens(engine):
     sp = SamplingParams(n=1, temperature=0.9, max_new_tokens=60, seed=2)
-    streamed = list(engine.stream(PROMPTS[2], sp))
-    batch = engine.sample([PROMPTS[2]], sp)[0][0]
-    assert "".join(t for t, _ in streamed) == batch.text
+    *streamed, final = list(engine.stream(PROMPTS[2], sp, key="k"))
+    batch = engine.sample([PROMPTS[2]], sp, keys=["k"])[0][0]
+    assert "".join(t for t, _ in streamed) == batch.text == final.text
+    assert final.token_ids == batch.token_ids and final.finish_reason == batch.finish_reason
     assert sum(lp for _, lp in streamed) == pytest.approx(batch.sum_logprob, abs=1e-4)
 
 

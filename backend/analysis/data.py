@@ -58,8 +58,9 @@ def load_runs(store: Store | None = None, strategy: str | None = None) -> pd.Dat
     params = [json.loads(x) if x else {} for x in df["strategy_params"]]
     df["temperature"] = [float(x.get("temperature", 0.0)) for x in sampling]
     df["n"] = [int(x.get("n", 1)) for x in sampling]
-    df["budget"] = [p.get("budget") for p in params]
+    df["budget"] = pd.Series([p.get("budget") for p in params], index=df.index, dtype=object)
     df["params"] = params
+    df["verifier"] = pd.Series([v if isinstance(v, str) else None for v in df["verifier"]], index=df.index, dtype=object)
     return df
 
 

@@ -27,6 +27,7 @@ __all__ = [
     "Points", "POOL_STRATEGIES", "ORACLE_VERIFIERS", "default_ks", "pool_points", "result_points", "concat_points",
     "collect_points", "budget_curves", "frontier", "budget_grid", "winner_map", "exchange_rate", "exchange_table",
     "allocate", "crossfit_allocation", "allocation_curve", "routing_front", "lifetime_table",
+    "small_vs_large_lifetime",
 ]
 
 POOL_STRATEGIES = ("pass@k", "maj@k", "best-of-k", "weighted-maj@k")  # computed from a pool at every k ≤ n
@@ -239,7 +240,7 @@ def collect_points(store=None, *, models: Sequence[str] | None = None, strategie
             bits = [f"{k}={v}" for k, v in sorted(extra.items())]
             bits += [f"T={run.temperature:g}"] if run.temperature > 0 else []
             bits += [f"verifier={run.verifier}"] if run.verifier else []
-            k = int(run.budget) if run.budget is not None else max(1, int(round(res["n_traces"].mean())))
+            k = int(run.budget) if run.budget is not None and not pd.isna(run.budget) else max(1, int(round(res["n_traces"].mean())))
             parts.append(result_points(res, model=run.model, strategy=run.strategy, setting=", ".join(bits), k=k,
                                        verifier=run.verifier, run_key=run.run_key))
     if not parts:
@@ -332,7 +333,7 @@ def budget_grid(points: Points, n: int = 10) -> np.ndarray:
 def winner_map(points: Points, bins: pd.Series, budgets: Sequence[float] | None = None, *,
                include_oracle: bool = False, n_boot: int = 2000, seed: int = 0, level: float = 0.95) -> pd.DataFrame:
     """For every difficulty bin × per-query FLOPs budget: the best model and strategy (acc, CI), the best point of
-    any OTHER model (runner-up) and the paired bootstrap CI of the winner's margin over it. No point fits → model None.
+    any OTHER model (runner-up) and the paired bootstrap CI of the winner's margin over it. No point fits → model NaN.
 
     Oracle points (pass@k, oracle-selected) are excluded by default: they are an upper bound, not a policy.
     """
@@ -663,3 +664,32 @@ def lifetime_table(models: pd.DataFrame, queries: Sequence[float]) -> pd.DataFra
             rows.append({"model": m.model, "queries": float(n), "training_flops": float(m.training_flops),
                          "inference_flops": total - float(m.training_flops), "total_flops": total})
     return pd.DataFrame(rows)
+
+
+def small_vs_large_lifetime(points: Points, models: pd.DataFrame, small: str, large: str, queries: Sequence[float],
+                            **exchange_kw) -> pd.DataFrame:
+    """Lifetime compute of the small model with enough TTC to match the large one (at the exchange rate) vs the
+    large model's target (greedy), over query volumes, with the break-even volume on every row.
+
+    models: the model table (name, training_flops; data.model_table). ValueError when the small model never matches:
+    then there is no small+TTC option to put a price on.
+    """
+    r = exchange_rate(points, small, large, **exchange_kw)
+    if r["never"]:
+        raise ValueError(f"{small} never matches {large} within its pool ({r['reason']}), so small+TTC has no price.")
+    train = models.set_index("name")["training_flops"] if "name" in models.columns else pd.Series(dtype=float)
+    missing = [m for m in (small, large) if m not in train.index or pd.isna(train.get(m))]
+    if missing:
+        raise ValueError(f"no training FLOPs for {missing}; pass the zoo's model table (data.model_table).")
+    m = points.meta
+    ours = m.index[(m["model"] == small) & (m["strategy"] == r["method"]) & (m["setting"] == r["setting"])
+                   & (m["k"] == r["k"])][0]
+    target = _one_setting(m, large, "greedy" if r["target"] == "greedy" else "pass@k", None, "target")
+    f_small = float(np.nanmean(points.flops[ours]))
+    f_large = float(np.nanmean(points.flops[target[target["k"] == 1].index[0]]))
+    table = lifetime_table(pd.DataFrame({"model": [f"{small} + {r['method']} k={r['k']}", f"{large} ({r['target']})"],
+                                         "training_flops": [float(train[small]), float(train[large])],
+                                         "flops_per_query": [f_small, f_large]}), queries)
+    table["break_even_queries"] = compute.break_even_queries(float(train[small]), f_small, float(train[large]),
+                                                             f_large)
+    return table

@@ -9,6 +9,7 @@ and a per-row controller for budget forcing. Sampling is exact Gumbel-max over t
 from __future__ import annotations
 
 import hashlib
+import threading
 import time
 from pathlib import Path
 
@@ -37,6 +38,7 @@ class HFEngine:
         self.name = name
         self.n_params = int(n_params or sum(p.numel() for p in model.parameters()))
         self.fingerprint = fingerprint  # identity of the weights, part of every run key
+        self._lock = threading.RLock()  # one decode at a time: concurrent app users share one loaded model
         if chat_template and not getattr(tokenizer, "chat_template", None):
             raise ValueError(f"the tokenizer of model {name} has no chat template; run it without one")
         self.chat_template = bool(chat_template)  # prompts become one user turn of the model's chat template
@@ -108,7 +110,7 @@ class HFEngine:
     def sample(self, prompts: list[str], params: SamplingParams, *, keys: list[str] | None = None,
                stop_ids: tuple[int, ...] = (), max_seconds: float | None = None,
                controller: TokenController | None = None, progress: ProgressFn | None = None,
-               stop_strings: tuple[str, ...] = (),
+               stop_strings: tuple[str, ...] = (), max_rows: int | None = None,
                ) -> list[list[Generation]]:
         """``params.n`` completions of every prompt. ``keys`` name the prompts for seeding (default: the text),
         so equal keys give equal samples whatever else is in the batch. Stops at EOS, at a token of ``stop_ids``
@@ -129,11 +131,13 @@ class HFEngine:
         total_rows, done_rows, gen_tokens = len(prompts) * n, 0, 0
         while items:
             cap = self.rows_per_pass(len(encoded[items[0][0]]), params.max_new_tokens)
+            cap = min(cap, max_rows) if max_rows else cap  # smaller passes: finer progress, same samples
             chunk, rows = [], 0
             while items and (not chunk or rows + items[0][2] <= cap):
                 chunk.append(items.pop(0))
                 rows += chunk[-1][2]
-            decoded = self._decode(chunk, encoded, keys, params, stop_ids, deadline, controller, stop_strings)
+            with self._lock:
+                decoded = list(self._decode(chunk, encoded, keys, params, stop_ids, deadline, controller, stop_strings))
             for (pi, s, _), gens in zip(chunk, decoded):
                 out[pi][s : s + len(gens)] = gens
                 done_rows += len(gens)
@@ -143,16 +147,18 @@ class HFEngine:
         return out  # type: ignore[return-value]
 
     @torch.inference_mode()  # torch wraps a generator so the mode holds only while it runs
-    def stream(self, prompt: str, params: SamplingParams, *, max_seconds: float | None = None,
+    def stream(self, prompt: str, params: SamplingParams, *, key: str | None = None, max_seconds: float | None = None,
                stop_strings: tuple[str, ...] = ()):
-        """Yield (token text, raw log-prob) of one sample as it is decoded; the same sample ``sample`` returns."""
+        """Yield (token text, raw log-prob) of one sample as it is decoded, then the finished Generation — the same
+        sample ``sample([prompt], params, keys=[key])`` returns."""
         if params.n != 1:
             raise ValueError("stream() decodes a single sample; use n=1")
         ids = self.prompt_ids(prompt)
         deadline = time.monotonic() + max_seconds if max_seconds else None
-        for token, lp in self._decode([(0, 0, 1)], [ids], [prompt], params, (), deadline, None, stop_strings,
-                                      stream=True):
-            yield self.tok.decode([token], skip_special_tokens=True), lp
+        with self._lock:
+            for item in self._decode([(0, 0, 1)], [ids], [key or prompt], params, (), deadline, None, stop_strings,
+                                     stream=True):
+                yield item if isinstance(item, Generation) else (self.tok.decode([item[0]], skip_special_tokens=True), item[1])
 
     def _noise(self, chunk, gens: list[torch.Generator], vocab: int) -> torch.Tensor:
         return torch.cat([torch.rand((rows, vocab), generator=g) for (_, _, rows), g in zip(chunk, gens)]).to(self.device)
@@ -247,8 +253,6 @@ class HFEngine:
             logits = self.model(input_ids=nxt[:, None], attention_mask=mask, position_ids=next_pos[:, None],
                                 cache=cache, use_cache=True).logits[:, -1, :].float()
             next_pos = next_pos + 1
-        if stream:
-            return
         results: list[list[Generation]] = [[] for _ in chunk]
         for row in range(R):
             item = row_item[row]
@@ -256,6 +260,9 @@ class HFEngine:
                 text=self.decode(toks[row]), token_ids=toks[row], logprobs=lps[row],
                 prompt_tokens=len(prompt_ids[item]), finish_reason=finish[row] or "length", forced=forced[row],
             ))
+        if stream:  # the finished sample closes the stream
+            yield results[0][0]
+            return
         yield from results
 
     @staticmethod

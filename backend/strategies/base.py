@@ -23,6 +23,7 @@ class RunContext:
     verifier: Any = None  # backend.verifiers.base.Verifier
     max_seconds: float | None = None  # wall-time cap per engine call
     progress: ProgressFn | None = None
+    max_rows: int | None = None  # rows per engine pass (live runs use small passes to report progress)
     keep_logprobs: int = 16  # per-token log-probs are stored for samples with index below this
 
     def param(self, name: str, default=None, kind: type = int):

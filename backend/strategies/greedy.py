@@ -12,7 +12,7 @@ def run(ctx: RunContext, prompts: list[PromptRecord]) -> list[Outcome]:
         raise ValueError("the greedy strategy needs temperature 0")
     t0 = time.monotonic()
     gens = ctx.engine.sample([p.text for p in prompts], ctx.sampling, keys=[p.key for p in prompts],
-                             max_seconds=ctx.max_seconds, progress=ctx.progress, stop_strings=ctx.task.stop)
+                             max_seconds=ctx.max_seconds, progress=ctx.progress, max_rows=ctx.max_rows, stop_strings=ctx.task.stop)
     wall = (time.monotonic() - t0) / max(1, len(prompts))
     out = []
     for p, (g,) in zip(prompts, gens):
