@@ -4,10 +4,12 @@ from __future__ import annotations
 import sys
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from tqdm import tqdm
 
 from backend.engines.base import SamplingParams
+from backend.jobs import write_progress
 from backend.runner import RunSpec, execute, score_pool
 from backend.store import Store
 from backend.tasks import PromptRecord, arith_prompts
@@ -139,7 +141,8 @@ def score_pools(plan: list[PlannedRun], store: Store, quiet: bool = False) -> in
     return n
 
 
-def build(plan: list[PlannedRun], store: Store | None = None, batch_prompts: int = 16, quiet: bool = False) -> dict:
+def build(plan: list[PlannedRun], store: Store | None = None, batch_prompts: int = 16, quiet: bool = False,
+          progress_file: Path | None = None) -> dict:
     """Run every planned run, skipping what is stored; one progress bar over all samples of the plan."""
     store = store or Store()
     total = sum(r.samples for r in plan)
@@ -157,13 +160,22 @@ def build(plan: list[PlannedRun], store: Store | None = None, batch_prompts: int
             tokens += report.gen_tokens - _last["tokens"]
             _last.update(samples=report.prompts_done * _n, tokens=report.gen_tokens)
             bar.update(step)
-            bar.set_postfix(prompts=f"{report.prompts_done}/{todo}", tok_s=f"{tokens / max(1e-9, time.monotonic() - t0):.0f}")
+            rate = tokens / max(1e-9, time.monotonic() - t0)
+            bar.set_postfix(prompts=f"{report.prompts_done}/{todo}", tok_s=f"{rate:.0f}")
+            if progress_file:
+                left = (bar.total - bar.n) / max(1e-9, bar.n / max(1e-9, time.monotonic() - t0))
+                write_progress(progress_file, status="running", done=bar.n, total=bar.total, tok_s=rate,
+                               eta_s=left, run=bar.desc)
 
         report = execute(spec, list(run.prompts), store=store, batch_prompts=batch_prompts, on_batch=tick)
         bar.update(report.prompts_skipped * run.samples // max(1, len(run.prompts)))
         added += report.prompts_done
         keys.append(report.run_key)
     bar.close()
+    if progress_file:
+        write_progress(progress_file, status="scoring", done=bar.n, total=bar.total, run="verifier scores of pools")
     scored = score_pools(plan, store, quiet)
+    if progress_file:
+        write_progress(progress_file, status="done", done=bar.n, total=bar.total, wall_s=time.monotonic() - t0)
     return {"pools_scored": scored, "runs": len(plan), "run_keys": keys, "prompts_added": added, "tokens": tokens, "wall_s": time.monotonic() - t0,
             **store.summary()}

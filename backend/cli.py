@@ -38,7 +38,7 @@ def _build_cache(args) -> int:
     if byo:
         raise ValueError(f"--{byo[0].replace('_', '-')} needs --model (without it, build-cache builds the zoo runs)")
     plan = default_plan(args.models, per_cell=args.per_cell, quick=args.quick)
-    summary = build(plan, batch_prompts=args.batch_prompts)
+    summary = build(plan, batch_prompts=args.batch_prompts, progress_file=args.progress_file)
     print(json.dumps(summary, indent=2))
     return 0
 
@@ -176,6 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     byo.add_argument("--shots", type=int, default=None, help="worked examples before each question (default 0)")
     byo.add_argument("--shots-from", metavar="FILE.jsonl", help="take the shots from this file (default: --data)")
     byo.add_argument("--seed", type=int, default=0, help="sampling seed of the pool")
+    bc.add_argument("--progress-file", type=Path, default=None, help="write progress as JSON here (app jobs)")
     bc.set_defaults(func=_build_cache)
     rm = sub.add_parser("register-model", help="add a local Hugging Face causal LM (safetensors) as a model")
     rm.add_argument("name", help="the name it gets in the cache and the pages")

@@ -23,10 +23,16 @@ CARDS = [
 ]
 FAVOURABLE = dict(main="graded", large=(0.5, 100.0), direct="hopeless", ckpt="hopeless", t12="wide", beam_half=False,
                   conf="informative")
+FORCING = {  # budget forcing of cot-s at 8 / 16 / 32 thinking tokens, 4 traces each: answers for (even, odd) prompts
+    "overthinks": {8: ("7 7 w w", "w w w w"), 16: ("7 7 7 w",) * 2, 32: ("7 a b c",) * 2},
+    "rising": {8: ("7 7 w w", "w w w w"), 16: ("7 7 7 w",) * 2, 32: ("7 7 7 7",) * 2},
+}
 
 
-def write_cache(root, main, large, direct, ckpt, t12, beam_half, conf):
-    """The knobs set the data behind each claim; FAVOURABLE makes all eight hold (see the reasoning per knob)."""
+def write_cache(root, main, large, direct, ckpt, t12, beam_half, conf, adaptive=None, forcing=None):
+    """The knobs set the data behind each claim; FAVOURABLE makes all eight hold (see the reasoning per knob).
+    adaptive ("helps" / "equal") adds the adaptive strategy's runs and forcing (a FORCING key) budget-forcing runs:
+    when present, claims 2 and 5 measure on them instead."""
     keys = [r["prompt_key"] for r in prompt_rows(N_OPS)]
     distinct = list("abcdefg")
     runs = [run_row("s08", "cot-s", 100, "sample", n=16, t=0.8), run_row("s04", "cot-s", 100, "sample", n=8, t=0.4),
@@ -62,6 +68,18 @@ def write_cache(root, main, large, direct, ckpt, t12, beam_half, conf):
         sure = right if conf == "informative" else not right
         s, r = greedy_rows("dg", k, right, 5.0, logprob=(-0.1 if sure else -5.0) - 0.01 * i)
         samples.append(s), results.append(r)
+        if adaptive:  # claim 2 on the adaptive strategy's own runs: uniform is right on half, adaptive on all or half
+            results.append(result_row("aa", k, adaptive == "helps" or i % 2 == 0, 40.0, verifier_flops=4.0, n_traces=4))
+            results.append(result_row("au", k, i % 2 == 0, 40.0, verifier_flops=4.0, n_traces=4))
+        for b, answers in (FORCING[forcing] if forcing else {}).items():  # claim 5 along the thinking budget
+            samples += pool_rows(f"bf{b}", k, answers[i % 2].split())
+            results.append(result_row(f"bf{b}", k, True, 40.0, n_traces=4))
+    if adaptive:
+        runs += [run_row(key, "cot-s", 100, "adaptive", t=0.8, verifier="learned",
+                         sp={"budget": 4, "probe": 2, "allocation": alloc}) for key, alloc in (("aa", "adaptive"),
+                                                                                             ("au", "uniform"))]
+    runs += [run_row(f"bf{b}", "cot-s", 100, "budget_forcing", n=4, t=0.8, sp={"budget": b, "mode": "force"})
+             for b in (FORCING[forcing] if forcing else {})]
     commit_batch({"runs": runs, "prompts": prompt_rows(N_OPS), "samples": samples, "scores": scores,
                   "results": results}, root)
     store = Store(root)
@@ -97,6 +115,18 @@ def test_verdict_flips_when_the_data_flips(tmp_path, claim, knob, value):
     fn = claims.CLAIMS[claim - 1][3]
     r = fn(claims.Evidence(store, models, n_boot=500))
     assert r["verdict"] == "not supported", r["why"]
+
+
+@pytest.mark.parametrize("claim,knob,good,bad,axis", [
+    (2, "adaptive", "helps", "equal", "adaptive strategy runs"),
+    (5, "forcing", "overthinks", "rising", "thinking budget"),
+])
+def test_strategy_runs_take_over_when_the_cache_has_them(tmp_path, claim, knob, good, bad, axis):
+    fn = claims.CLAIMS[claim - 1][3]
+    for value, verdict in ((good, "supported"), (bad, "not supported")):
+        store, models = write_cache(tmp_path / value, **{**FAVOURABLE, knob: value})
+        r = fn(claims.Evidence(store, models, n_boot=500))
+        assert r["verdict"] == verdict and axis in r["setting"], r
 
 
 def test_empty_cache_is_insufficient_data_and_cli_prints_json(tmp_path, capsys):

@@ -78,7 +78,8 @@ def greedy_points(model, correct, flops) -> F.Points:
 @pytest.fixture(scope="module")
 def cache(tmp_path_factory):
     """8 prompts (4 easy, 4 hard). small (100 params): pools "7 7 7 w" on 6 prompts, never right on 2 hard ones,
-    10 FLOPs per sample on average; large (1000): "7 7 7 w" on 7 prompts, 40 FLOPs per sample; large greedy right on 4."""
+    10 FLOPs per sample on average; large (1000): "7 7 7 w" on 7 prompts, 40 FLOPs per sample; large greedy right on
+    4 of 8."""
     root = tmp_path_factory.mktemp("store")
     n_ops = [1, 1, 2, 2, 5, 5, 6, 6]
     keys = [r["prompt_key"] for r in prompt_rows(n_ops)]
@@ -103,7 +104,7 @@ def test_loaders_read_pools_and_runs(cache):
     assert pool.correct.sum() == 18 and pool.answers[0] == [GOLD, GOLD, GOLD, "w"]
     runs = data.load_runs(store)
     assert set(runs["strategy"]) == {"sample", "greedy"} and set(runs["n"]) == {1, 4}
-    with pytest.raises(ValueError, match="not a sampling pool"):
+    with pytest.raises(ValueError, match="not a pool"):
         data.load_pool(store, "g")
     with pytest.raises(ValueError, match="no run"):
         data.load_pool(store, "nope")
@@ -162,6 +163,22 @@ def test_exchange_rate_known_answer():
     assert (r["k"], r["never"], r["reason"], r["target_acc"]) == (3, False, "reached", 0.6)
     assert r["acc_at_k"] == pytest.approx(0.75) and r["flops_ratio"] == pytest.approx(3 / 8)
     assert r["k_lo"] <= 3 <= r["k_hi"] and r["p_never"] == 0.0
+
+
+def test_weighted_majority_points_and_lifetime_at_the_exchange_rate():
+    rows = [[GOLD, "a", "b", "c"]] * 10
+    small = F.pool_points(pool_of("small", rows, scores=[[1, 0, 0, 0]] * 10))
+    w = small.meta[small.meta["strategy"] == "weighted-maj@k"]
+    assert list(w["k"]) == [1, 2, 4]  # powers of two and the largest k
+    assert np.nanmean(small.acc[w.index[-1]]) == 1.0  # the whole pool: the only scored answer wins
+    pts = F.concat_points([small, greedy_points("large", [1] * 6 + [0] * 4, 2.0)])
+    models = pd.DataFrame({"name": ["small", "large"], "training_flops": [10.0, 100.0]})
+    life = F.small_vs_large_lifetime(pts, models, "small", "large", [0, 90, 200], method="best-of-k")
+    assert life["model"].iloc[0] == "small + best-of-k k=3" and set(life["break_even_queries"]) == {90.0}
+    at = life[life["queries"] == 90.0]["total_flops"].tolist()
+    assert at[0] == pytest.approx(at[1])  # 10 + 90·3 = 100 + 90·2
+    with pytest.raises(ValueError, match="training FLOPs"):
+        F.small_vs_large_lifetime(pts, models.iloc[:1], "small", "large", [1], method="best-of-k")
 
 
 def test_exchange_rate_never_when_coverage_is_below_the_target():
@@ -252,7 +269,8 @@ def test_routing_front_is_the_brute_force_pareto_set():
 
 
 def test_lifetime_table():
-    models = pd.DataFrame({"model": ["small+ttc", "large"], "training_flops": [1.0, 10.0], "flops_per_query": [2.0, 0.5]})
+    models = pd.DataFrame({"model": ["small+ttc", "large"], "training_flops": [1.0, 10.0],
+                           "flops_per_query": [2.0, 0.5]})
     t = F.lifetime_table(models, [0, 6])
     assert t["total_flops"].tolist() == [1.0, 13.0, 10.0, 13.0]  # break-even at 6 queries
     assert list(t.columns) == ["model", "queries", "training_flops", "inference_flops", "total_flops"]

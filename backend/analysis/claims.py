@@ -140,7 +140,7 @@ def claim_params(ev: Evidence) -> dict:
     return _result(d, lo, hi, verdict, "accuracy(small, best within large's FLOPs) − accuracy(large, greedy)",
                    f"{small['name']} ({_label(b['strategy'], b['k'], b['setting'])}) vs {large['name']} greedy "
                    f"({ratio:.0f}x params), ≤ {budget:.3g} FLOPs per query, prompts with pass@n > 0",
-                   int(ok.sum()), f"{small['name']} reaches {float(np.mean(a[ok])):.1%} vs {float(np.mean(t[ok])):.1%}: "
+                   int(ok.sum()), f"{small['name']} reaches {a[ok].mean():.1%} vs {t[ok].mean():.1%}: "
                    f"difference {_fmt(d)} [{_fmt(lo)}, {_fmt(hi)}], match margin ±{MARGIN:.0%}",
                    param_ratio=float(ratio), budget_flops=budget, small_flops=float(b["flops"]),
                    note="the best point is picked on the same prompts it is scored on (slightly optimistic)")
@@ -157,29 +157,63 @@ def _bins_for(ev: Evidence, pts: F.Points, model: str) -> tuple[pd.Series, str]:
     return bins, "oracle bins of the model's own pass@1"
 
 
+def _adaptive_runs(ev: Evidence) -> tuple[str, int, str, str] | None:
+    """(model, budget, adaptive run, uniform run) of the adaptive strategy: smallest model, budget nearest 8."""
+    r = ev.runs[ev.runs["strategy"] == "adaptive"]
+    if r.empty:
+        return None
+    r = r.assign(alloc=[p.get("allocation", "adaptive") for p in r["params"]],
+                 params_n=[ev.models.set_index("name")["params"].get(m, 0) for m in r["model"]])
+    pairs = []
+    for (model, budget, verifier), g in r.groupby(["model", "budget", "verifier"], dropna=False):
+        a, u = g[g["alloc"] == "adaptive"], g[g["alloc"] == "uniform"]
+        if len(a) and len(u):
+            pairs.append((g["params_n"].iloc[0], abs(math.log(int(budget) / 8)), model, int(budget),
+                          a["run_key"].iloc[0], u["run_key"].iloc[0]))
+    return min(pairs)[2:] if pairs else None
+
+
 def claim_adaptive(ev: Evidence) -> dict:
-    """2. For the smallest CoT model with a pool: per-difficulty-band allocation vs the best uniform point at the same
-    mean FLOPs (8 samples' worth per query, or a quarter of a smaller pool), cross-fitted over 2 folds so the choice is scored out of sample.
-    Effect = gain in accuracy. Supported: CI lower bound > 0; not supported: CI upper bound < MIN_GAIN; else mixed."""
-    cot = [m for m in ev.final("cot")["name"] if ev.has(m, "sample")]
-    if not cot:
-        raise Insufficient("needs a CoT model with a sampling pool")
-    model = cot[0]
-    pts = ev.points(model)
-    pts = pts.rows(~pts.meta["oracle"].to_numpy(dtype=bool))
-    maj = pts.meta[pts.meta["strategy"] == "maj@k"]
-    k = int(min(8, max(1, maj["k"].max() // 4)))  # 8 samples, or a quarter of a smaller pool
-    budget = float(np.nanmean(pts.flops[_row(pts, model, "maj@k", k=k)]))
-    bins, how = _bins_for(ev, pts, model)
-    if bins.nunique() < 2:
-        raise Insufficient("needs prompts of at least two difficulty bins")
-    r = F.crossfit_allocation(pts, bins, budget, n_boot=ev.n_boot, seed=ev.seed)
-    verdict = SUPPORTED if r["gain_lo"] > 0 else NOT_SUPPORTED if r["gain_hi"] < MIN_GAIN else MIXED
-    return _result(r["gain"], r["gain_lo"], r["gain_hi"], verdict, "accuracy(adaptive) − accuracy(uniform)",
-                   f"{model}, {how}, ≤ {budget:.3g} FLOPs per query (= {k} samples), 2-fold cross-fitted",
-                   r["n_prompts"], f"adaptive {r['alloc_acc']:.1%} vs uniform {r['uniform_acc']:.1%} at the same mean "
-                   f"budget: gain {_fmt(r['gain'])} [{_fmt(r['gain_lo'])}, {_fmt(r['gain_hi'])}]",
-                   alloc_flops=r["alloc_flops"], uniform_flops=r["uniform_flops"])
+    """2. Adaptive vs uniform allocation at the same budget. When the cache holds the adaptive strategy's runs (budget
+    spread by the verifier's predicted difficulty, against its uniform twin): their paired difference at the budget
+    nearest 8 samples, smallest model. Otherwise, for the smallest CoT model with a pool: the best per-band choice
+    of strategy and k vs the best uniform point at the same mean FLOPs (8 samples' worth, or a quarter of a smaller
+    pool), cross-fitted over 2 folds so choices are scored out of sample. Effect = gain in accuracy.
+    Supported: CI lower bound > 0; not supported: CI upper bound < MIN_GAIN; else mixed."""
+    runs = _adaptive_runs(ev)
+    if runs is not None:
+        model, budget, a_key, u_key = runs
+        a, u = data.load_results(ev.store, a_key), data.load_results(ev.store, u_key)
+        m = a.merge(u, on="prompt_key", suffixes=("_a", "_u"))
+        if m.empty:
+            raise Insufficient("the adaptive and uniform runs share no prompts")
+        d, lo, hi = ev.ci(m["correct_a"].astype(float).to_numpy(), m["correct_u"].astype(float).to_numpy())
+        fa = float((m["gen_flops_a"] + m["verifier_flops_a"]).mean())
+        fu = float((m["gen_flops_u"] + m["verifier_flops_u"]).mean())
+        acc_a, acc_u = m["correct_a"].mean(), m["correct_u"].mean()
+        how = f"adaptive strategy runs, budget {budget} samples"
+        n = len(m)
+    else:
+        cot = [x for x in ev.final("cot")["name"] if ev.has(x, "sample")]
+        if not cot:
+            raise Insufficient("needs a CoT model with a sampling pool (or adaptive strategy runs)")
+        model = cot[0]
+        pts = ev.points(model)
+        pts = pts.rows(~pts.meta["oracle"].to_numpy(dtype=bool))
+        k = int(min(8, max(1, pts.meta.loc[pts.meta["strategy"] == "maj@k", "k"].max() // 4)))
+        budget_flops = float(np.nanmean(pts.flops[_row(pts, model, "maj@k", k=k)]))
+        bins, bin_how = _bins_for(ev, pts, model)
+        if bins.nunique() < 2:
+            raise Insufficient("needs prompts of at least two difficulty bins")
+        r = F.crossfit_allocation(pts, bins, budget_flops, n_boot=ev.n_boot, seed=ev.seed)
+        d, lo, hi, n = r["gain"], r["gain_lo"], r["gain_hi"], r["n_prompts"]
+        fa, fu = r["alloc_flops"], r["uniform_flops"]
+        acc_a, acc_u = r["alloc_acc"], r["uniform_acc"]
+        how = f"{bin_how}, ≤ {budget_flops:.3g} FLOPs per query (= {k} samples), 2-fold cross-fitted"
+    verdict = SUPPORTED if lo > 0 else NOT_SUPPORTED if hi < MIN_GAIN else MIXED
+    return _result(d, lo, hi, verdict, "accuracy(adaptive) − accuracy(uniform)", f"{model}, {how}", n,
+                   f"adaptive {acc_a:.1%} vs uniform {acc_u:.1%} at {fa:.3g} vs {fu:.3g} FLOPs per query: gain "
+                   f"{_fmt(d)} [{_fmt(lo)}, {_fmt(hi)}]", adaptive_flops=fa, uniform_flops=fu)
 
 
 def _pair_by_size(ev: Evidence) -> tuple[dict, dict]:
@@ -274,42 +308,63 @@ def _entropy(answers: list) -> float:
     return float(-(p * np.log(p)).sum())
 
 
-def claim_spread(ev: Evidence) -> dict:
-    """5. Across one CoT model's pools at rising temperature (the spread axis until thinking-budget runs exist):
-    coverage pass@K rises while single-sample accuracy peaks and falls. Effect = accuracy at the widest setting −
-    the peak (≤ 0). Supported: coverage gain CI > 0 and fall CI upper bound < 0; not supported: the peak is the widest
-    setting or the coverage gain CI upper bound ≤ 0; else mixed."""
-    r = ev.runs[(ev.runs["strategy"] == "sample") & ev.runs["model"].isin(set(ev.final("cot")["name"]))]
-    temps = r.groupby("model")["temperature"].nunique()
-    temps = temps[temps >= 2]
-    if temps.empty:
-        raise Insufficient("needs one CoT model with pools at two or more temperatures")
+def _spread_axis(ev: Evidence) -> tuple[str, str, list[tuple[str, str]]]:
+    """(model, axis name, [(label, pool run_key)]): thinking budgets of budget-forcing runs when a CoT model has two
+    or more, else sampling temperatures of its pools; the model with the most settings, smallest on ties."""
+    finals = set(ev.final("cot")["name"])
     sizes = ev.models.set_index("name")["params"]
-    model = sorted(temps.index, key=lambda x: (-temps[x], sizes.get(x, 0)))[0]
-    pts = ev.points(model)
-    runs = r[r["model"] == model].sort_values(["temperature", "n"]).drop_duplicates("temperature", keep="last")
-    k = int(runs["n"].min())
-    settings = [f"T={t:g}" for t in runs["temperature"]]
-    acc = [pts.acc[_row(pts, model, "pass@k", s, 1)] for s in settings]
-    cov = [pts.acc[_row(pts, model, "pass@k", s, k)] for s in settings]
-    ok = _common(*acc, *cov)
-    means = [float(a[ok].mean()) for a in acc]
+    r = ev.runs[ev.runs["model"].isin(finals)]
+    forced = r[(r["strategy"] == "budget_forcing")].assign(b=lambda x: [p.get("budget") for p in x["params"]],
+                                                           mode=lambda x: [p.get("mode", "force") for p in x["params"]])
+    forced = forced[forced["mode"] == "force"]
+    for name, runs, col, label in (("thinking budget", forced, "b", lambda v: f"{int(v)} thinking tokens"),
+                                   ("temperature", r[r["strategy"] == "sample"], "temperature", lambda v: f"T={v:g}")):
+        counts = runs.groupby("model")[col].nunique()
+        counts = counts[counts >= 2]
+        if len(counts):
+            model = sorted(counts.index, key=lambda x: (-counts[x], sizes.get(x, 0)))[0]
+            runs = runs[runs["model"] == model].sort_values([col, "n"]).drop_duplicates(col, keep="last")
+            return model, name, [(label(v), k) for v, k in zip(runs[col], runs["run_key"])]
+    raise Insufficient("needs a CoT model with budget-forcing runs at two or more thinking budgets, or pools at two "
+                       "or more temperatures")
+
+
+def claim_spread(ev: Evidence) -> dict:
+    """5. Along one CoT model's spread axis (thinking budget of budget forcing when the cache has it, else sampling
+    temperature): coverage pass@K rises while single-sample accuracy peaks and falls. Effect = accuracy at the widest
+    setting − the peak (≤ 0). Supported: coverage gain CI > 0 and fall CI upper bound < 0; not supported: the peak is
+    the widest setting or the coverage gain CI upper bound ≤ 0; else mixed. Answer entropy is reported per setting."""
+    model, axis, settings = _spread_axis(ev)
+    pools = [ev.pool(key) for _, key in settings]
+    k = min(p.n for p in pools)
+    keys = set.intersection(*(set(p.prompt_keys) for p in pools))
+    if not keys:
+        raise Insufficient("the runs along the spread axis share no prompts")
+    acc, cov, ent = [], [], []
+    for p in pools:
+        rows = np.array([i for i, key in enumerate(p.prompt_keys) if key in keys])
+        rows = rows[np.argsort(p.prompt_keys[rows])]  # the same prompt order in every pool
+        curve = E.pass_at_k_curve(np.full(len(rows), p.n), p.correct[rows].sum(axis=1), [1, k])
+        acc.append(curve[0])
+        cov.append(curve[1])
+        ent.append(float(np.mean([_entropy(p.answers[i]) for i in rows])))
+    labels = [s for s, _ in settings]
+    means = [float(a.mean()) for a in acc]
     peak = int(np.argmax(means))
-    fall = ev.ci(acc[-1][ok], acc[peak][ok])
-    cov_gain = ev.ci(cov[-1][ok], cov[0][ok])
-    ent = [float(np.mean([_entropy(a) for a in ev.pool(rk).answers])) for rk in runs["run_key"]]
-    if peak == len(settings) - 1 or cov_gain[2] <= 0:
+    fall = ev.ci(acc[-1], acc[peak])
+    cov_gain = ev.ci(cov[-1], cov[0])
+    if peak == len(labels) - 1 or cov_gain[2] <= 0:
         verdict = NOT_SUPPORTED
     elif cov_gain[1] > 0 and fall[2] < 0:
         verdict = SUPPORTED
     else:
         verdict = MIXED
     return _result(*fall, verdict, "accuracy(widest setting) − accuracy(peak setting), single sample",
-                   f"{model}, temperature {', '.join(settings)}, coverage at k={k}", int(ok.sum()),
-                   f"accuracy peaks at {settings[peak]} ({means[peak]:.1%}) and is {means[-1]:.1%} at {settings[-1]}; "
+                   f"{model}, {axis}: {', '.join(labels)}; coverage at k={k}", len(keys),
+                   f"accuracy peaks at {labels[peak]} ({means[peak]:.1%}) and is {means[-1]:.1%} at {labels[-1]}; "
                    f"coverage {_fmt(cov_gain[0])} [{_fmt(cov_gain[1])}, {_fmt(cov_gain[2])}]",
-                   coverage_gain=cov_gain, accuracy=dict(zip(settings, means)), entropy=dict(zip(settings, ent)),
-                   peak=settings[peak])
+                   axis=axis, coverage_gain=cov_gain, accuracy=dict(zip(labels, means)), entropy=dict(zip(labels, ent)),
+                   peak=labels[peak])
 
 
 def claim_convergence(ev: Evidence) -> dict:
@@ -317,7 +372,8 @@ def claim_convergence(ev: Evidence) -> dict:
     nearest FLOPs (log scale). Effect = tree − best-of-k. Supported (they converge): the CI lies within ±MARGIN;
     not supported: the CI lies wholly outside it (lower bound > MARGIN or upper bound < −MARGIN); else mixed."""
     tree = ev.runs[ev.runs["strategy"].isin(["beam", "dvts"]) & ev.runs["verifier"].notna()]
-    for model in sorted(set(tree["model"])):
+    sizes = ev.models.set_index("name")["params"]
+    for model in sorted(set(tree["model"]), key=lambda x: (sizes.get(x, 0), x)):
         pts = ev.points(model)
         m = pts.meta
         t_rows = m.index[m["strategy"].isin(["beam", "dvts"]) & m["verifier"].notna()]
@@ -432,7 +488,8 @@ CLAIMS: tuple[tuple[int, str, str, Callable[[Evidence], dict]], ...] = (
 
 
 def report(store=None, models: pd.DataFrame | None = None, *, n_boot: int = 2000, seed: int = 0) -> list[dict]:
-    """Every claim measured on the cache: claim, title, paper, verdict, effect, lo, hi, metric, setting, n_prompts, why."""
+    """Every claim measured on the cache: claim, title, paper, verdict, effect, lo, hi, metric, setting, n_prompts,
+    why (one sentence with the numbers) and details (secondary numbers)."""
     ev = Evidence(store, models, n_boot=n_boot, seed=seed)
     out = []
     for num, title, paper, fn in CLAIMS:

@@ -13,9 +13,10 @@ import pandas as pd
 
 from backend.store import Store
 
-__all__ = ["Pool", "load_runs", "load_prompts", "load_pool", "load_results", "load_routing", "model_table"]
+__all__ = ["Pool", "POOL_RUNS", "load_runs", "load_prompts", "load_pool", "load_results", "load_routing", "model_table"]
 
 _RUN_COLS = "run_key, model, model_params, task, strategy, strategy_params, sampling, verifier"
+POOL_RUNS = ("sample", "budget_forcing")  # runs that store n full samples per prompt (budget forcing: n forced traces)
 
 
 @dataclass
@@ -60,7 +61,8 @@ def load_runs(store: Store | None = None, strategy: str | None = None) -> pd.Dat
     df["n"] = [int(x.get("n", 1)) for x in sampling]
     df["budget"] = pd.Series([p.get("budget") for p in params], index=df.index, dtype=object)
     df["params"] = params
-    df["verifier"] = pd.Series([v if isinstance(v, str) else None for v in df["verifier"]], index=df.index, dtype=object)
+    df["verifier"] = pd.Series([v if isinstance(v, str) else None for v in df["verifier"]], index=df.index,
+                               dtype=object)
     return df
 
 
@@ -78,13 +80,14 @@ def _grid(df: pd.DataFrame, keys: np.ndarray, n: int, col: str, fill=np.nan) -> 
 
 
 def load_pool(store: Store | None = None, run_key: str = "") -> Pool:
-    """The pool of a "sample" run as [P, n] arrays, with every verifier's scores of it; incomplete prompts dropped."""
+    """The samples of a pool run (see POOL_RUNS) as [P, n] arrays, with every verifier's scores of them; prompts
+    with fewer than n samples are dropped (counted in Pool.dropped)."""
     s = _store(store)
     run = s.sql(f"SELECT {_RUN_COLS} FROM runs WHERE run_key = ?", [run_key])
     if run.empty:
         raise ValueError(f"no run {run_key!r} in the cache.")
-    if run["strategy"][0] != "sample":
-        raise ValueError(f"run {run_key!r} is a {run['strategy'][0]!r} run, not a sampling pool.")
+    if run["strategy"][0] not in POOL_RUNS:
+        raise ValueError(f"run {run_key!r} is a {run['strategy'][0]!r} run, not a pool ({', '.join(POOL_RUNS)}).")
     sampling = json.loads(run["sampling"][0] or "{}")
     n = int(sampling.get("n", 1))
     smp = s.sql("SELECT s.prompt_key, s.sample_idx, s.answer, s.correct, s.prompt_tokens, s.gen_tokens, s.flops, "

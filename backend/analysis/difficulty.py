@@ -30,7 +30,7 @@ def band_of(n_ops: int) -> str:
 
 
 def construction_bins(prompts: pd.DataFrame, by: str = "band") -> pd.Series:
-    """Difficulty by construction from a prompts frame (prompt_key, n_ops, digits): by "band" or by "cell" ("ops,digits")."""
+    """Difficulty by construction of a prompts frame (prompt_key, n_ops, digits): "band" or "cell" ("ops,digits")."""
     missing = {"prompt_key", "n_ops", "digits"} - set(prompts.columns)
     if missing:
         raise ValueError(f"prompts lacks columns {sorted(missing)}; pass rows of the prompts table.")

@@ -10,7 +10,6 @@ means; 95% CIs are percentile bootstraps over prompts (paired where two things a
 """
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from typing import Sequence
@@ -32,7 +31,6 @@ __all__ = [
 
 POOL_STRATEGIES = ("pass@k", "maj@k", "best-of-k", "weighted-maj@k")  # computed from a pool at every k ≤ n
 ORACLE_VERIFIERS = ("oracle",)  # ground truth: selects like coverage, not deployable
-_META = ["model", "strategy", "setting", "verifier", "k", "oracle", "run_key", "mc_se"]
 _TOL = 1e-9  # relative slack when comparing FLOPs with a budget
 
 
@@ -118,9 +116,11 @@ def pool_points(pool: Pool, *, ks: Sequence[int] | None = None, weighted: bool =
                 verifier_params: dict | None = None, seed: int = 0) -> Points:
     """pass@k, maj@k, best-of-k and weighted maj@k (per verifier) of a pool at every k in ks, as budget points.
 
-    maj@k and weighted maj@k are seeded Monte-Carlo estimates; their standard error of the prompt mean is in mc_se.
-    verifier_params overrides the stored verifier FLOPs with compute.verifier_flops(tokens, params) per verifier
-    (e.g. {"steps": 0} to charge a rule-based checker nothing, or a stated size).
+    maj@k and weighted maj@k are seeded Monte-Carlo estimates; mc_se is the standard error of their mean over the
+    whole pool (restricted to a bin it is larger, by about sqrt(pool prompts / bin prompts)).
+    Weighted maj@k (one Monte-Carlo per prompt and k, ~1 ms each) is computed on the powers of two in ks and the
+    largest k only. verifier_params overrides the stored verifier FLOPs with compute.verifier_flops(tokens, params)
+    per verifier (e.g. {"steps": 0} to charge a rule-based checker nothing, or a stated size).
     """
     p, n = pool.correct.shape
     if p == 0:
@@ -129,19 +129,20 @@ def pool_points(pool: Pool, *, ks: Sequence[int] | None = None, weighted: bool =
     setting = f"T={pool.temperature:g}"
     per_flops = pool.flops.mean(axis=1)  # mean generation FLOPs per sample, per prompt
     per_tokens = pool.gen_tokens.mean(axis=1)
-    spend = lambda per: ks[:, None] * per[None, :]
     parts: list[Points] = []
 
-    def add(meta, acc, extra_flops=None, rows=slice(None)):
-        full = np.full((len(ks), p), np.nan)
+    def add(meta, acc, kk, extra_flops=None, rows=slice(None)):
+        full = np.full((len(kk), p), np.nan)
         full[:, rows] = acc
-        f = spend(per_flops) + (0 if extra_flops is None else spend(extra_flops))
-        parts.append(Points(meta, pool.prompt_keys, full, np.broadcast_to(ks[:, None], (len(ks), p)), spend(per_tokens), f))
+        per = per_flops if extra_flops is None else per_flops + extra_flops
+        parts.append(Points(meta, pool.prompt_keys, full, np.broadcast_to(kk[:, None], (len(kk), p)),
+                            kk[:, None] * per_tokens[None, :], kk[:, None] * per[None, :]))
 
     c = pool.correct.sum(axis=1)
-    add(_meta(pool.model, "pass@k", setting, None, ks, True, pool.run_key), E.pass_at_k_curve(np.full(p, n), c, ks))
+    add(_meta(pool.model, "pass@k", setting, None, ks, True, pool.run_key), E.pass_at_k_curve(np.full(p, n), c, ks), ks)
     maj, se = E.majority_curve(E.encode_answers(pool.answers, pool.gold), ks, seed=seed)
-    add(_meta(pool.model, "maj@k", setting, None, ks, False, pool.run_key, se), maj)
+    add(_meta(pool.model, "maj@k", setting, None, ks, False, pool.run_key, se), maj, ks)
+    wks = ks[((ks & (ks - 1)) == 0) | (ks == ks.max())]
     for v in sorted(pool.scores):
         sc = pool.scores[v]
         rows = np.flatnonzero(np.all(np.isfinite(sc), axis=1))  # prompts whose whole pool was scored
@@ -155,17 +156,17 @@ def pool_points(pool: Pool, *, ks: Sequence[int] | None = None, weighted: bool =
         oracle = v in ORACLE_VERIFIERS
         vset = f"{setting}, verifier={v}"
         bo = E.best_of_k_curve(sc[rows], pool.correct[rows], ks)
-        add(_meta(pool.model, "best-of-k", vset, v, ks, oracle, pool.run_key), bo, vflops, rows)
+        add(_meta(pool.model, "best-of-k", vset, v, ks, oracle, pool.run_key), bo, ks, vflops, rows)
         if weighted:
-            w = np.empty((len(ks), len(rows)))
-            s2 = np.zeros(len(ks))
+            w = np.empty((len(wks), len(rows)))
+            s2 = np.zeros(len(wks))
             for j, i in enumerate(rows):
-                for r, k in enumerate(ks):
+                for r, k in enumerate(wks):
                     w[r, j], e = E.weighted_majority_at_k(pool.answers[i], sc[i], pool.gold[i], int(k),
                                                           draws=weighted_draws, seed=seed + j)
                     s2[r] += e ** 2
-            add(_meta(pool.model, "weighted-maj@k", vset, v, ks, oracle, pool.run_key, np.sqrt(s2) / len(rows)),
-                w, vflops, rows)
+            add(_meta(pool.model, "weighted-maj@k", vset, v, wks, oracle, pool.run_key, np.sqrt(s2) / len(rows)),
+                w, wks, vflops, rows)
     return concat_points(parts)
 
 
@@ -240,11 +241,12 @@ def collect_points(store=None, *, models: Sequence[str] | None = None, strategie
             bits = [f"{k}={v}" for k, v in sorted(extra.items())]
             bits += [f"T={run.temperature:g}"] if run.temperature > 0 else []
             bits += [f"verifier={run.verifier}"] if run.verifier else []
-            k = int(run.budget) if run.budget is not None and not pd.isna(run.budget) else max(1, int(round(res["n_traces"].mean())))
+            has_budget = run.budget is not None and not pd.isna(run.budget)
+            k = int(run.budget) if has_budget else max(1, int(round(res["n_traces"].mean())))
             parts.append(result_points(res, model=run.model, strategy=run.strategy, setting=", ".join(bits), k=k,
                                        verifier=run.verifier, run_key=run.run_key))
     if not parts:
-        raise ValueError("the cache holds no runs for this selection; build the cache first (python -m backend build-cache).")
+        raise ValueError("the cache holds no runs for this selection; build it first (python -m backend build-cache).")
     pts = concat_points(parts)
     return pts.rows(pts.meta["strategy"].map(want).to_numpy(dtype=bool))
 
@@ -292,6 +294,11 @@ def budget_curves(points: Points, bins: pd.Series | None = None, bin=None, *, n_
     its bootstrap CI over prompts, n_prompts; optionally restricted to one difficulty bin."""
     s = _summarise(_select(points, bins, bin), n_boot, seed, level)[_CURVE_COLS]
     return s.sort_values(["model", "strategy", "setting", "k"]).reset_index(drop=True)
+
+
+def _positions(meta: pd.DataFrame) -> dict:
+    """(model, strategy, setting, k) → row index of a point."""
+    return {tuple(r): i for i, r in enumerate(meta[["model", "strategy", "setting", "k"]].itertuples(index=False))}
 
 
 def _best(s: pd.DataFrame, budget: float) -> pd.DataFrame:
@@ -349,7 +356,7 @@ def winner_map(points: Points, bins: pd.Series, budgets: Sequence[float] | None 
             continue
         sub = pts.columns(keys)
         s = _summarise(sub, n_boot, seed, level)
-        pos = {tuple(r): i for i, r in enumerate(sub.meta[["model", "strategy", "setting", "k"]].itertuples(index=False))}
+        pos = _positions(sub.meta)
         for b in budgets:
             best = _best(s, b)
             row = {"bin": label, "budget": float(b)}
@@ -392,7 +399,8 @@ def _one_setting(meta: pd.DataFrame, model: str, strategy: str, setting: str | N
         top = m.groupby("setting")["k"].max()
         setting = sorted(top.index[top == top.max()])[0]
     elif setting not in set(m["setting"]):
-        raise ValueError(f"model {model!r} has no {strategy!r} setting {setting!r}; it has {sorted(set(m['setting']))}.")
+        have = sorted(set(m["setting"]))
+        raise ValueError(f"model {model!r} has no {strategy!r} setting {setting!r}; it has {have}.")
     return m[m["setting"] == setting].sort_values("k")
 
 
@@ -449,7 +457,7 @@ def exchange_rate(points: Points, small: str, large: str, *, method: str = "maj@
 
 
 def exchange_table(points: Points, small: str, large: str, bins: pd.Series | None = None, **kw) -> pd.DataFrame:
-    """exchange_rate for all prompts ("all") and for every bin of bins, one row each (bins with no shared prompt skipped)."""
+    """exchange_rate over all prompts ("all") and per bin of bins, one row each (bins with no shared prompt skipped)."""
     rows = [{"bin": "all", **exchange_rate(points, small, large, **kw)}]
     if bins is not None:
         labels = list(bins.cat.categories) if isinstance(bins.dtype, pd.CategoricalDtype) else sorted(bins.unique())
@@ -561,7 +569,7 @@ def crossfit_allocation(points: Points, bins: pd.Series, budget: float, *, folds
     label = np.empty(len(pts.prompt_keys), dtype=object)
     for b, m in zip(names, members):
         label[m] = b
-    row_of = {tuple(r): i for i, r in enumerate(pts.meta[["model", "strategy", "setting", "k"]].itertuples(index=False))}
+    row_of = _positions(pts.meta)
     alloc_i, uni_i = np.empty(len(label)), np.empty(len(label))
     alloc_f, uni_f = np.empty(len(label)), np.empty(len(label))
     for f in range(folds):
@@ -602,7 +610,7 @@ def allocation_curve(points: Points, bins: pd.Series, budgets: Sequence[float] |
 # ----------------------------------------------------------------------------------------------- routing
 def routing_front(direct_correct, direct_flops, cot_correct, cot_flops, confidence, *, mode: str = "cascade",
                   router_flops=0.0, n_boot: int = 2000, seed: int = 0, level: float = 0.95) -> pd.DataFrame:
-    """Think / no-think routing: accuracy vs mean FLOPs per query as the confidence threshold sweeps; Pareto points only.
+    """Think / no-think routing: accuracy vs mean FLOPs per query as the confidence threshold sweeps; Pareto points.
 
     A prompt keeps the direct answer when confidence ≥ threshold, else goes to the CoT model. mode "cascade": the
     confidence comes from the direct model's own answer, so every prompt pays direct_flops (+ cot_flops when sent on);

@@ -20,6 +20,7 @@ from backend.paths import runs_dir
 
 MODELS = {"cot-0.1m": 100_000, "cot-0.8m": 800_000, "cot-3.2m": 3_200_000, "cot-11m": 11_000_000}
 SKILL = {"cot-0.1m": 0.0, "cot-0.8m": 0.15, "cot-3.2m": 0.3, "cot-11m": 0.45}  # extra share of samples made right
+VERIFIER_PARAMS = 800_000  # a learned verifier the size of the 0.8M model
 TARGET_S = 2.0
 
 
@@ -33,19 +34,20 @@ def synthetic_model(name: str, prompts: int, samples: int, seed: int) -> list[F.
     keys = np.array([f"p{i}" for i in range(prompts)], dtype=object)
     gen = rng.integers(20, 60, size=(prompts, samples)).astype(float)
     flops = np.vectorize(lambda g: compute.flops_per_sequence(MODELS[name], 12, int(g)))(gen)
-    pool = Pool(f"{name}-pool", name, 0.8, keys, [str(g) for g in golds],
-                [[None if a is None else str(a) for a in row] for row in answers], correct, np.full(correct.shape, 12.0),
-                gen, flops, np.zeros(correct.shape), scores={"learned": scores},
-                score_tokens={"learned": gen + 12}, score_flops={"learned": 2.0 * 800_000 * (gen + 12)})
+    vflops = np.vectorize(lambda t: compute.verifier_flops(int(t), VERIFIER_PARAMS))(gen + 12)  # reads prompt + trace
+    text = [[None if a is None else str(a) for a in row] for row in answers]
+    pool = Pool(f"{name}-pool", name, 0.8, keys, [str(g) for g in golds], text, correct, np.full(correct.shape, 12.0),
+                gen, flops, np.zeros(correct.shape), scores={"learned": scores}, score_tokens={"learned": gen + 12},
+                score_flops={"learned": vflops})
     ks = [2 ** i for i in range(int(np.log2(samples)) + 1)]
     parts = [F.pool_points(pool, ks=ks, weighted=True, weighted_draws=64, seed=seed)]
     greedy = pd.DataFrame({"prompt_key": keys, "correct": correct[:, 0], "gen_tokens": gen[:, 0],
                            "gen_flops": flops[:, 0], "verifier_flops": 0.0, "n_traces": 1})
     parts.append(F.result_points(greedy, model=name, strategy="greedy"))
-    for budget in (4, 16):  # beam search stand-in: a budget's worth of samples, right if any of the first few is
-        ok = correct[:, :budget].mean(axis=1) > 0.3
-        beam = greedy.assign(correct=ok, gen_tokens=gen[:, :budget].sum(axis=1), gen_flops=flops[:, :budget].sum(axis=1),
-                             verifier_flops=2.0 * 800_000 * gen[:, :budget].sum(axis=1), n_traces=budget)
+    for budget in (4, 16):  # beam search stand-in: a budget of traces, right when over 30% of them are
+        beam = greedy.assign(correct=correct[:, :budget].mean(axis=1) > 0.3, gen_tokens=gen[:, :budget].sum(axis=1),
+                             gen_flops=flops[:, :budget].sum(axis=1), verifier_flops=vflops[:, :budget].sum(axis=1),
+                             n_traces=budget)
         parts.append(F.result_points(beam, model=name, strategy="beam", setting="width=4", k=budget))
     return parts
 

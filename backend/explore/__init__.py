@@ -1,0 +1,27 @@
+"""Page-facing data: one module per app page, each turning a selection into the frame its chart draws.
+Pages call these and hold no SQL or formulas; everything here reads the one shared store."""
+from __future__ import annotations
+
+import threading
+
+from backend.store import Store
+
+_lock = threading.Lock()
+_store: Store | None = None
+
+
+def store() -> Store:
+    """The process-wide store, refreshed (new batches appended) on every call."""
+    global _store
+    with _lock:
+        if _store is None:
+            _store = Store()
+    _store.refresh()
+    return _store
+
+
+def reset_store() -> None:
+    """Forget the shared store (tests point TTC_CACHE elsewhere between runs)."""
+    global _store
+    with _lock:
+        _store = None

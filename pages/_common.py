@@ -1,0 +1,130 @@
+"""Shared view helpers: URL-bound selectors with a visible note for bad link values, colours that mean the same
+thing on every page, CI-band charts, explanations and CSV downloads. No formulas or SQL here."""
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from backend.explore import overview
+
+CORRECT, WRONG, NEUTRAL = "#1a9850", "#d73027", "#8c8c8c"  # correct vs wrong: the same pair everywhere
+PALETTE = ["#4c78a8", "#f58518", "#54a24b", "#b279a2", "#e45756", "#72b7b2", "#9d755d", "#eeca3b", "#bab0ac"]
+STRATEGY_DASH = {"pass@k": "dot", "maj@k": "solid", "best-of-k": "dash", "weighted maj@k": "dashdot",
+                 "greedy": "solid", "beam": "longdash", "dvts": "longdashdot", "budget_forcing": "solid"}
+
+
+def safe(text: object, limit: int = 80) -> str:
+    """User or model text made inert for Markdown (escaped, shortened): it is shown, never interpreted."""
+    s = str(text)
+    s = s if len(s) <= limit else s[: limit - 1] + "…"
+    return re.sub(r"([\\`*_{}\[\]()#+\-.!|<>~$:])", r"\\\1", s)
+
+
+@st.cache_data(ttl=30, show_spinner=False)
+def _model_order() -> list[str]:
+    return overview.model_order()
+
+
+def model_color(model: str) -> str:
+    """One colour per model, fixed by the model's rank in size (the same on every page)."""
+    order = _model_order()
+    family = model.split("@")[0]
+    i = order.index(family) if family in order else abs(hash(family))
+    return PALETTE[i % len(PALETTE)]
+
+
+def select(label: str, options: list, key: str, default=None, help: str | None = None, format_func=str, **kw):
+    """A selectbox bound to the URL (``?key=value``); a link value that is not an option is reported, not used."""
+    options = list(options)
+    if not options:
+        st.info(f"Nothing to choose for {label.lower()} in the current cache.")
+        st.stop()
+    raw = st.query_params.get(key)
+    index = options.index(default) if default in options else 0
+    value = st.selectbox(label, options, index=index, key=key, bind="query-params", help=help,
+                         format_func=format_func, **kw)
+    if raw is not None and raw not in [str(o) for o in options]:
+        st.warning(f"The link asked for {key} = “{safe(raw)}”, which is not available here; showing "
+                   f"“{safe(format_func(value))}” instead.")
+    return value
+
+
+def multiselect(label: str, options: list, key: str, default: list | None = None, help: str | None = None, **kw):
+    options = list(options)
+    raw = st.query_params.get_all(key) if key in st.query_params else []
+    default = [d for d in (default or options[:1]) if d in options]
+    value = st.multiselect(label, options, default=default, key=key, bind="query-params", help=help, **kw)
+    bad = [r for r in raw if r not in {str(o) for o in options}]
+    if bad:
+        st.warning(f"The link asked for {key} = “{safe(bad[0])}”, which is not available here; "
+                   "unknown values were dropped.")
+    return value
+
+
+def explain(text: str, source: str) -> None:
+    """The short plain-language explanation under a chart, with the paper it comes from."""
+    st.caption(f"{text}  \n*Source: {source}*")
+
+
+def download(df: pd.DataFrame, name: str, label: str = "Download the data (CSV)") -> None:
+    st.download_button(label, df.to_csv(index=False).encode(), file_name=f"{name}.csv", mime="text/csv",
+                       key=f"dl-{name}")
+
+
+def ci_figure(df: pd.DataFrame, *, x: str, y: str = "acc", lo: str = "lo", hi: str = "hi", group: str,
+              color_of=None, dash_of=None, x_title: str, y_title: str = "accuracy", log_x: bool = True,
+              hover: list[str] | None = None, markers: bool = True) -> go.Figure:
+    """Lines with shaded 95% CI bands, one trace per group (colours from ``color_of(group)``)."""
+    fig = go.Figure()
+    for name, part in df.groupby(group, sort=False):
+        part = part.sort_values(x)
+        color = color_of(name) if color_of else None
+        rgba = _rgba(color, 0.15) if color else "rgba(128,128,128,0.15)"
+        fig.add_trace(go.Scatter(x=pd.concat([part[x], part[x][::-1]]), y=pd.concat([part[hi], part[lo][::-1]]),
+                                 fill="toself", fillcolor=rgba, line=dict(width=0), hoverinfo="skip",
+                                 showlegend=False, legendgroup=str(name)))
+        custom = part[hover].to_numpy() if hover else None
+        template = "<br>".join([f"<b>{_html_safe(name)}</b>", f"{x_title}: %{{x:.3g}}", f"{y_title}: %{{y:.3f}}",
+                                f"95% CI: %{{customdata[0]:.3f}}–%{{customdata[1]:.3f}}"] +
+                               [f"{h}: %{{customdata[{i + 2}]}}" for i, h in enumerate((hover or [])[2:])])
+        fig.add_trace(go.Scatter(x=part[x], y=part[y], mode="lines+markers" if markers else "lines", name=str(name),
+                                 line=dict(color=color, dash=dash_of(name) if dash_of else "solid"),
+                                 customdata=custom, hovertemplate=template + "<extra></extra>" if hover else None,
+                                 legendgroup=str(name)))
+    fig.update_layout(xaxis_title=x_title, yaxis_title=y_title, hovermode="closest", height=460,
+                      margin=dict(l=10, r=10, t=30, b=10), legend=dict(orientation="h", y=-0.2))
+    if log_x:
+        fig.update_xaxes(type="log")
+    fig.update_yaxes(range=[0, 1.02] if y_title.startswith("accuracy") else None)
+    return fig
+
+
+def _rgba(hex_color: str, alpha: float) -> str:
+    h = hex_color.lstrip("#")
+    return f"rgba({int(h[0:2], 16)},{int(h[2:4], 16)},{int(h[4:6], 16)},{alpha})"
+
+
+def _html_safe(text: object) -> str:
+    """Plotly labels accept a few HTML tags: escape model or user text before it becomes one."""
+    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+html_safe = _html_safe
+
+
+def unit_label(unit: str) -> str:
+    return {"samples": "samples per prompt", "tokens": "generated tokens per prompt",
+            "flops": "inference FLOPs per prompt"}[unit]
+
+
+def header(title: str, question: str) -> None:
+    st.title(title)
+    st.markdown(f"**{question}**")
+
+
+def cache_empty_stop() -> None:
+    st.info("The cache holds no runs yet. Build it with `python -m backend build-cache` (see the Zoo & cache page).")
+    st.stop()

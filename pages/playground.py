@@ -1,0 +1,98 @@
+"""Playground: run a model live on a prompt with a strategy and budget; the run is stored in the cache."""
+import streamlit as st
+
+from backend import live
+from backend.explore import traces
+from backend.tasks import arith_prompts
+from pages._common import header, safe, select
+
+header("Playground", "Type a problem, pick a model and a strategy, and watch it think — live.")
+caps = live.CAPS
+st.caption(f"Caps (enforced by the backend too): at most {caps.max_samples} samples or search budget, "
+           f"{caps.max_new_tokens} new tokens per sample, {caps.max_seconds:.0f} s per run, "
+           f"{caps.max_prompt_chars} characters per prompt. Every run is stored and shows up on the other pages.")
+
+models = live.live_models()
+if not models:
+    st.info("No models yet: train the zoo with `python -m backend train-zoo`.")
+    st.stop()
+
+
+@st.cache_resource(show_spinner="Loading the model once for this server…")
+def engine_for(name: str):
+    from backend.models import load_engine
+
+    return load_engine(name)
+
+
+examples = [p.question for p in arith_prompts(1)]
+c1, c2 = st.columns([2, 1])
+with c1:
+    picked = select("Example prompt", ["(type my own)"] + examples, "example", default=examples[10])
+    typed = st.text_input("…or your own", value="" if picked != "(type my own)" else "123+45*6-78",
+                          max_chars=caps.max_prompt_chars, help="digits and + - * only, e.g. 616+243*6-645*4+847")
+    text = typed if picked == "(type my own)" or typed else picked
+with c2:
+    model = select("Model", models, "model", default="cot-0.8m")
+c3, c4, c5 = st.columns(3)
+with c3:
+    strategy = select("Strategy", list(live.LIVE_STRATEGIES), "strategy", default="sample",
+                      help="\n".join(f"{k}: {v}" for k, v in live.LIVE_STRATEGIES.items()))
+with c4:
+    budget_label = {"sample": "samples", "beam": "candidates per step", "dvts": "candidates per step",
+                    "budget_forcing": "thinking tokens", "greedy": "—"}[strategy]
+    budget = st.select_slider(f"Budget ({budget_label})", [1, 2, 4, 8, 16, 32, 64, 128, 256],
+                              value=32 if strategy == "budget_forcing" else 16, disabled=strategy == "greedy",
+                              key="budget", bind="query-params")
+with c5:
+    temperature = st.slider("Temperature", 0.1, 1.5, 0.8, 0.1, disabled=strategy == "greedy", key="temperature")
+
+try:
+    prompt = live.validate_prompt(model, text)
+    spec = live.plan(model, strategy, 1 if strategy == "greedy" else budget, temperature)
+except (ValueError, KeyError, FileNotFoundError) as e:
+    st.error(safe(str(e).strip("'\""), 300))
+    st.stop()
+
+st.markdown(f"Gold answer: **{safe(prompt.gold)}** · {prompt.n_ops} operators")
+if "cancelled" in st.session_state:
+    st.info("The last run was cancelled; nothing of it was stored.")
+    del st.session_state["cancelled"]
+
+go_col, stop_col = st.columns([1, 5])
+run = go_col.button("Run", type="primary", key="run")
+stop_col.button("Cancel", key="cancel", on_click=lambda: st.session_state.update(cancelled=True))
+if run:
+    engine_for(model)
+    with st.status(f"Running {strategy} on {model}…", expanded=True) as status:
+        bar = st.progress(0.0, text="starting")
+        out = st.empty()
+        single = spec.strategy in ("greedy", "sample") and spec.sampling.n == 1
+
+        def on_token(so_far: str) -> None:
+            out.code(so_far, language=None)  # streamed model text, shown as text
+            bar.progress(min(1.0, len(so_far) / spec.sampling.max_new_tokens), text=f"{len(so_far)} tokens")
+
+        def on_progress(done: int, total: int) -> None:
+            bar.progress(done / max(1, total), text=f"{done}/{total} samples")
+
+        report = live.run(spec, prompt, on_token=on_token if single else None, on_progress=on_progress)
+        bar.progress(1.0, text="done")
+        status.update(label="Done" if report.prompts_done else "Already in the cache", state="complete")
+    outcome = report.outcomes[0] if report.outcomes else None
+    if outcome is None:
+        st.info("This exact run is already stored; open it on the Traces page.")
+    else:
+        answers = [s["answer"] for s in outcome.samples]
+        final = outcome.result["answer"] if outcome.result else max(set(answers), key=answers.count)
+        ok = final == prompt.gold
+        st.markdown(f"**Answer: {safe(final)}** — {'✅ correct' if ok else '❌ wrong'} · "
+                    f"{report.gen_tokens} tokens · {report.flops:.3g} FLOPs · {report.wall_s:.1f} s")
+        if len(outcome.samples) > 1:
+            n_ok = sum(s["correct"] for s in outcome.samples)
+            st.markdown(f"{n_ok}/{len(outcome.samples)} samples correct.")
+        st.code(next((s["text"] for s in outcome.samples if s["is_final"]), outcome.samples[0]["text"]), language=None)
+        runs = traces.run_table()
+        label = runs.set_index("run_key")["label"].get(report.run_key, spec.strategy)
+        st.page_link("pages/traces.py", label=f"Inspect every sample on the Traces page ({label})", icon="🔍",
+                     query_params={"model": model, "run": report.run_key, "prompt": prompt.key})
