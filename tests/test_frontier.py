@@ -307,3 +307,17 @@ def test_bad_input_is_a_value_error(cache):
     for call in cases:
         with pytest.raises(ValueError):
             call()
+
+
+def test_load_pool_gives_none_for_unparseable_answers(tmp_path):
+    """Missing answers must be None (they never vote), not NaN (which would vote as one answer)."""
+    from backend.analysis.data import load_pool
+    from backend.store import Store, commit_batch
+
+    rows = [{"run_key": "r", "prompt_key": "p", "sample_idx": i, "answer": a, "correct": a == "1",
+             "prompt_tokens": 1, "gen_tokens": 1, "flops": 1.0} for i, a in enumerate(["1", None, None, "2"])]
+    commit_batch({"runs": [{"run_key": "r", "model": "m", "model_params": 1, "strategy": "sample",
+                            "sampling": '{"n": 4, "temperature": 1.0}'}],
+                  "prompts": [{"prompt_key": "p", "gold": "1"}], "samples": rows}, tmp_path)
+    pool = load_pool(Store(tmp_path), "r")
+    assert pool.answers == [["1", None, None, "2"]]

@@ -24,7 +24,7 @@ MARGIN = 0.02  # |accuracy difference| within which two results "match"
 MIN_GAIN = 0.01  # a gain whose CI stays below this is too small to matter
 SUPPORTED, NOT_SUPPORTED, MIXED, INSUFFICIENT = "supported", "not supported", "mixed", "insufficient data"
 VERDICTS = (SUPPORTED, NOT_SUPPORTED, MIXED, INSUFFICIENT)
-SELECTORS = ("maj@k", "best-of-k", "weighted-maj@k")  # deployable ways to turn a pool into one answer
+EXACT_CHECKERS = ("oracle", "steps")  # verifiers that judge a finished arithmetic trace exactly
 
 
 class Insufficient(Exception):
@@ -275,10 +275,10 @@ def claim_complements(ev: Evidence) -> dict:
     shared = set(maj.loc[maj["model"] == lo_m, "setting"]) & set(maj.loc[maj["model"] == hi_m, "setting"])
     if not shared:
         raise Insufficient(f"{lo_m} and {hi_m} have no pool at a shared temperature")
-    setting = sorted(shared)[0]
-    ks = set(maj.loc[(maj["model"] == lo_m) & (maj["setting"] == setting), "k"]) & \
-        set(maj.loc[(maj["model"] == hi_m) & (maj["setting"] == setting), "k"])
-    k = max(ks)
+    common_ks = {s: set(maj.loc[(maj["model"] == lo_m) & (maj["setting"] == s), "k"])
+                 & set(maj.loc[(maj["model"] == hi_m) & (maj["setting"] == s), "k"]) for s in sorted(shared)}
+    setting = max(common_ks, key=lambda s: max(common_ks[s], default=0))  # the temperature with the biggest pools
+    k = max(common_ks[setting], default=1)
     if k < 2:
         raise Insufficient("the pools are too small to scale inference (need k ≥ 2)")
     h_k, h_1 = pts.acc[_row(pts, hi_m, "maj@k", setting, k)], pts.acc[_row(pts, hi_m, "maj@k", setting, 1)]
@@ -427,7 +427,8 @@ def claim_routing(ev: Evidence) -> dict:
 
 def claim_coverage(ev: Evidence) -> dict:
     """8. On the biggest pool (smallest model on ties): coverage gain per doubling of k over the last three doublings
-    (k = n/8 → n) vs the best selector's (maj@k, best-of-k by a non-oracle verifier). Effect = coverage − selector
+    (k = n/8 → n) vs the best selector's (maj@k, or best-of-k by a reward model: exact checkers excluded, as on
+    finished traces they select like the ground truth). Effect = coverage − selector
     gain per doubling (paired). Supported: effect CI and coverage-gain CI above 0; not supported: either CI upper
     bound ≤ 0; else mixed. The log-linear fit of pass@k on log2 k is reported with its R²."""
     pools = ev.runs[ev.runs["strategy"] == "sample"]
@@ -446,8 +447,9 @@ def claim_coverage(ev: Evidence) -> dict:
     dbl = math.log2(n / k_lo)
     gain = lambda s, st: (pts.acc[_row(pts, model, s, st, n)] - pts.acc[_row(pts, model, s, st, k_lo)]) / dbl
     cov = gain("pass@k", setting)
-    sel_names = [("maj@k", setting)] + [(s, x) for s, x in m[["strategy", "setting"]].drop_duplicates().itertuples(
-        index=False) if s == "best-of-k" and x.startswith(setting + ",") and not x.endswith("verifier=oracle")]
+    scored = m[(m["model"] == model) & (m["strategy"] == "best-of-k") & m["setting"].str.startswith(setting + ",")
+               & ~m["verifier"].isin(EXACT_CHECKERS)]
+    sel_names = [("maj@k", setting)] + [("best-of-k", x) for x in sorted(set(scored["setting"]))]
     sels = [gain(s, x) for s, x in sel_names]
     ok = _common(cov, *sels)
     means = [float(s[ok].mean()) for s in sels]

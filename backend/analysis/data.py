@@ -99,7 +99,7 @@ def load_pool(store: Store | None = None, run_key: str = "") -> Pool:
     keys = np.asarray(sorted(full), dtype=object)
     gold = smp.groupby("prompt_key")["gold"].first().reindex(keys).tolist()
     ans = _grid(smp.assign(i=np.arange(len(smp))), keys, n, "i").astype(int) if len(keys) else np.zeros((0, n), int)
-    raw = smp["answer"].tolist()
+    raw = [a if isinstance(a, str) else None for a in smp["answer"]]  # pandas gives NaN for a missing answer
     answers = [[raw[j] for j in row] for row in ans]
     pool = Pool(run_key=run_key, model=run["model"][0], temperature=float(sampling.get("temperature", 0.0)),
                 prompt_keys=keys, gold=gold, answers=answers,
