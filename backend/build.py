@@ -95,7 +95,16 @@ def strategy_runs(cards: list[dict], prompts: tuple[PromptRecord, ...], quick: b
     return [PlannedRun(s, prompts) for s in runs]
 
 
-def default_plan(models: list[str] | None = None, per_cell: int = 16, quick: bool = False) -> list[PlannedRun]:
+KINDS = {"greedy": ("greedy",), "pools": ("sample",), "search": ("beam", "dvts"), "forcing": ("budget_forcing",),
+         "adaptive": ("adaptive",), "route": ("route",)}
+
+
+def default_plan(models: list[str] | None = None, per_cell: int = 16, quick: bool = False,
+                 kinds: list[str] | None = None) -> list[PlannedRun]:
+    """The shipped cache's runs for these zoo members (default all), optionally only some kinds of run."""
+    unknown = set(kinds or ()) - set(KINDS)
+    if unknown:
+        raise ValueError(f"unknown kinds of run {sorted(unknown)}; choose from {', '.join(KINDS)}")
     prompts = tuple(arith_prompts(per_cell))
     cards = [c for c in registry.list_cards() if models is None or c["name"] in models]
     if models:
@@ -105,7 +114,9 @@ def default_plan(models: list[str] | None = None, per_cell: int = 16, quick: boo
     plan = []
     for card in cards:
         plan += pool_runs(card, prompts, quick)
-    return plan + strategy_runs(cards, prompts, quick)
+    plan += strategy_runs(cards, prompts, quick)
+    wanted = {s for k in (kinds or KINDS) for s in KINDS[k]}
+    return [r for r in plan if r.spec.strategy in wanted]
 
 
 def byo_plan(model: str, prompts: list[PromptRecord], n: int, temperature: float, max_new_tokens: int = 256,

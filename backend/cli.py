@@ -37,7 +37,7 @@ def _build_cache(args) -> int:
     byo = [f for f in ("task", "data", "limit", "shots", "shots_from") if getattr(args, f) is not None]
     if byo:
         raise ValueError(f"--{byo[0].replace('_', '-')} needs --model (without it, build-cache builds the zoo runs)")
-    plan = default_plan(args.models, per_cell=args.per_cell, quick=args.quick)
+    plan = default_plan(args.models, per_cell=args.per_cell, quick=args.quick, kinds=args.kinds)
     summary = build(plan, batch_prompts=args.batch_prompts, progress_file=args.progress_file)
     print(json.dumps(summary, indent=2))
     return 0
@@ -176,6 +176,8 @@ def main(argv: list[str] | None = None) -> int:
     byo.add_argument("--shots", type=int, default=None, help="worked examples before each question (default 0)")
     byo.add_argument("--shots-from", metavar="FILE.jsonl", help="take the shots from this file (default: --data)")
     byo.add_argument("--seed", type=int, default=0, help="sampling seed of the pool")
+    bc.add_argument("--kinds", nargs="+", metavar="KIND", help="only these kinds of run: greedy pools search "
+                    "forcing adaptive route (default all)")
     bc.add_argument("--progress-file", type=Path, default=None, help="write progress as JSON here (app jobs)")
     bc.set_defaults(func=_build_cache)
     rm = sub.add_parser("register-model", help="add a local Hugging Face causal LM (safetensors) as a model")

@@ -12,8 +12,9 @@ from backend.explore import overview
 
 CORRECT, WRONG, NEUTRAL = "#1a9850", "#d73027", "#8c8c8c"  # correct vs wrong: the same pair everywhere
 PALETTE = ["#4c78a8", "#f58518", "#54a24b", "#b279a2", "#e45756", "#72b7b2", "#9d755d", "#eeca3b", "#bab0ac"]
-STRATEGY_DASH = {"pass@k": "dot", "maj@k": "solid", "best-of-k": "dash", "weighted maj@k": "dashdot",
-                 "greedy": "solid", "beam": "longdash", "dvts": "longdashdot", "budget_forcing": "solid"}
+STRATEGY_DASH = {"pass@k": "dot", "maj@k": "solid", "best-of-k": "dash", "weighted-maj@k": "dashdot",
+                 "greedy": "solid", "beam": "longdash", "dvts": "longdashdot", "budget_forcing": "solid",
+                 "adaptive": "solid", "route": "solid"}
 
 
 def safe(text: object, limit: int = 80) -> str:
@@ -75,13 +76,15 @@ def download(df: pd.DataFrame, name: str, label: str = "Download the data (CSV)"
 
 
 def ci_figure(df: pd.DataFrame, *, x: str, y: str = "acc", lo: str = "lo", hi: str = "hi", group: str,
-              color_of=None, dash_of=None, x_title: str, y_title: str = "accuracy", log_x: bool = True,
-              hover: list[str] | None = None, markers: bool = True) -> go.Figure:
-    """Lines with shaded 95% CI bands, one trace per group (colours from ``color_of(group)``)."""
+              color_col: str | None = "model", dash_col: str | None = "strategy", x_title: str,
+              y_title: str = "accuracy", log_x: bool = True, hover: list[str] | None = None,
+              markers: bool = True) -> go.Figure:
+    """Lines with shaded 95% CI bands, one trace per group; colour by model, dash by strategy (fixed app-wide)."""
     fig = go.Figure()
     for name, part in df.groupby(group, sort=False):
         part = part.sort_values(x)
-        color = color_of(name) if color_of else None
+        color = model_color(str(part[color_col].iloc[0])) if color_col else None
+        dash = STRATEGY_DASH.get(str(part[dash_col].iloc[0]), "solid") if dash_col else "solid"
         rgba = _rgba(color, 0.15) if color else "rgba(128,128,128,0.15)"
         fig.add_trace(go.Scatter(x=pd.concat([part[x], part[x][::-1]]), y=pd.concat([part[hi], part[lo][::-1]]),
                                  fill="toself", fillcolor=rgba, line=dict(width=0), hoverinfo="skip",
@@ -91,7 +94,7 @@ def ci_figure(df: pd.DataFrame, *, x: str, y: str = "acc", lo: str = "lo", hi: s
                                 f"95% CI: %{{customdata[0]:.3f}}–%{{customdata[1]:.3f}}"] +
                                [f"{h}: %{{customdata[{i + 2}]}}" for i, h in enumerate((hover or [])[2:])])
         fig.add_trace(go.Scatter(x=part[x], y=part[y], mode="lines+markers" if markers else "lines", name=str(name),
-                                 line=dict(color=color, dash=dash_of(name) if dash_of else "solid"),
+                                 line=dict(color=color, dash=dash),
                                  customdata=custom, hovertemplate=template + "<extra></extra>" if hover else None,
                                  legendgroup=str(name)))
     fig.update_layout(xaxis_title=x_title, yaxis_title=y_title, hovermode="closest", height=460,

@@ -29,9 +29,9 @@ examples = [p.question for p in arith_prompts(1)]
 c1, c2 = st.columns([2, 1])
 with c1:
     picked = select("Example prompt", ["(type my own)"] + examples, "example", default=examples[10])
-    typed = st.text_input("…or your own", value="" if picked != "(type my own)" else "123+45*6-78",
-                          max_chars=caps.max_prompt_chars, help="digits and + - * only, e.g. 616+243*6-645*4+847")
-    text = typed if picked == "(type my own)" or typed else picked
+    typed = st.text_input("…or your own", key="typed", max_chars=caps.max_prompt_chars,
+                          placeholder="e.g. 616+243*6-645*4+847", help="digits and + - * only")
+    text = typed if typed.strip() or picked == "(type my own)" else picked
 with c2:
     model = select("Model", models, "model", default="cot-0.8m")
 c3, c4, c5 = st.columns(3)
@@ -51,7 +51,7 @@ try:
     prompt = live.validate_prompt(model, text)
     spec = live.plan(model, strategy, 1 if strategy == "greedy" else budget, temperature)
 except (ValueError, KeyError, FileNotFoundError) as e:
-    st.error(safe(str(e).strip("'\""), 300))
+    st.error(safe(e.args[0] if e.args else e, 300))  # KeyError's str() would add quotes
     st.stop()
 
 st.markdown(f"Gold answer: **{safe(prompt.gold)}** · {prompt.n_ops} operators")

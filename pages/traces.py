@@ -75,7 +75,7 @@ sample = df.iloc[chosen]
 st.markdown(f"**Sample #{int(sample['sample_idx'])}** — answer `{safe(sample['answer'])}` "
             f"({'correct' if sample['correct'] else 'wrong'})")
 st.code(sample["text"], language=None)  # model text is shown as text, never rendered
-if sample.get("step_scores") is not None and len(sample["step_scores"]):
+if traces.is_list(sample.get("step_scores")) and len(sample["step_scores"]):
     steps = list(sample["step_scores"])
     fig = go.Figure(go.Bar(x=list(range(1, len(steps) + 1)), y=steps, marker_color=NEUTRAL,
                            hovertemplate="step %{x}<br>score %{y:.3f}<extra></extra>"))

@@ -72,11 +72,15 @@ def token_grid(df: pd.DataFrame, limit: int = 16) -> dict:
         text = r.text + "⏎"  # one character per token; the end-of-sequence token shown as ⏎
         for j in range(len(vals)):
             chars[i][j] = text[j] if j < len(text) else ""
-        if r.forced is not None:
+        if is_list(r.forced):
             f = list(r.forced)
             forced[i, : len(f)] = f
     return {"sample_idx": rows["sample_idx"].tolist(), "correct": rows["correct"].tolist(), "logprob": lp,
             "chars": chars, "forced": forced}
+
+
+def is_list(x) -> bool:
+    return isinstance(x, (list, tuple, np.ndarray))
 
 
 def tree(run_key: str, prompt_key: str) -> pd.DataFrame:

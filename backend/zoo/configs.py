@@ -21,7 +21,7 @@ class MemberSpec:
     seed: int = 1234  # data and init seed: every member with the same seed sees the same problem stream
     p_fix: float = 0.06  # CoT traces with one wrong step corrected after "wait"
     p_recheck: float = 0.04  # CoT traces with one correct step re-checked after "wait"
-    checkpoints: tuple[float, ...] = (0.125, 0.25, 0.5)  # fractions of the budget saved as extra members
+    checkpoints: tuple[int, ...] = (3_000_000, 6_000_000, 12_000_000)  # tokens at which extra members are saved
     gpu_only: bool = False  # trained only when a CUDA device is present
 
     def __post_init__(self):
@@ -37,18 +37,21 @@ class MemberSpec:
 
 
 M = 1_000_000
+# Every CPU member sees the same 36M-token data budget. The first run used 24M and was extended to 36M by resuming
+# (the cosine schedule is over the fraction of the budget, so the learning rate rose once, then decayed again).
+BUDGET = 36 * M
 _SMALL = dict(d_model=64, n_layers=2, n_heads=4, d_ff=172, lr=3e-3)
 _MID = dict(d_model=128, n_layers=4, n_heads=4, d_ff=344, lr=2e-3)
 _LARGE = dict(d_model=256, n_layers=4, n_heads=8, d_ff=688, lr=1e-3)
 
 ZOO: tuple[MemberSpec, ...] = (
-    MemberSpec("cot-0.1m", "cot", train_tokens=24 * M, **_SMALL),
-    MemberSpec("cot-0.8m", "cot", train_tokens=24 * M, **_MID),
-    MemberSpec("cot-3.2m", "cot", train_tokens=24 * M, **_LARGE),
-    MemberSpec("direct-0.1m", "direct", train_tokens=24 * M, checkpoints=(), **_SMALL),
-    MemberSpec("direct-0.8m", "direct", train_tokens=24 * M, checkpoints=(), **_MID),
+    MemberSpec("cot-0.1m", "cot", train_tokens=BUDGET, **_SMALL),
+    MemberSpec("cot-0.8m", "cot", train_tokens=BUDGET, **_MID),
+    MemberSpec("cot-3.2m", "cot", train_tokens=BUDGET, **_LARGE),
+    MemberSpec("direct-0.1m", "direct", train_tokens=BUDGET, checkpoints=(), **_SMALL),
+    MemberSpec("direct-0.8m", "direct", train_tokens=BUDGET, checkpoints=(), **_MID),
     # ablation: the same 0.1M CoT model without "wait" traces, to measure whether they cost accuracy
-    MemberSpec("cot-0.1m-nowait", "cot", train_tokens=24 * M, p_fix=0.0, p_recheck=0.0, checkpoints=(), **_SMALL),
+    MemberSpec("cot-0.1m-nowait", "cot", train_tokens=BUDGET, p_fix=0.0, p_recheck=0.0, checkpoints=(), **_SMALL),
     # larger members, proportionally more data, trained only where a GPU is available
     MemberSpec("cot-11m", "cot", d_model=384, n_layers=6, n_heads=8, d_ff=1032, lr=6e-4, batch_size=256,
                train_tokens=80 * M, gpu_only=True),
@@ -58,7 +61,7 @@ ZOO: tuple[MemberSpec, ...] = (
 
 _MICRO = dict(n_heads=2, lr=1e-2, batch_size=32, warmup_steps=20)
 QUICK: tuple[MemberSpec, ...] = (  # a micro zoo for tests: learns the format (parseable answers), not arithmetic
-    MemberSpec("micro-cot-a", "cot", d_model=32, n_layers=2, d_ff=64, train_tokens=800_000, checkpoints=(0.5,), **_MICRO),
+    MemberSpec("micro-cot-a", "cot", d_model=32, n_layers=2, d_ff=64, train_tokens=800_000, checkpoints=(400_000,), **_MICRO),
     MemberSpec("micro-cot-b", "cot", d_model=48, n_layers=2, d_ff=96, train_tokens=600_000, checkpoints=(), **_MICRO),
     MemberSpec("micro-direct", "direct", d_model=32, n_layers=1, d_ff=64, train_tokens=200_000, checkpoints=(), **_MICRO),
 )

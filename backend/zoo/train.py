@@ -85,8 +85,8 @@ def lr_at(spec: MemberSpec, step: int, progress: float) -> float:
     return spec.lr * (spec.min_lr_ratio + (1 - spec.min_lr_ratio) * cos)
 
 
-def checkpoint_name(spec: MemberSpec, frac: float) -> str:
-    return f"{spec.name}@{spec.train_tokens * frac / 1e6:g}M"
+def checkpoint_name(spec: MemberSpec, tokens: int) -> str:
+    return f"{spec.name}@{tokens / 1e6:g}M"
 
 
 def _save_state(path: Path, state: dict) -> None:
@@ -183,9 +183,9 @@ def train_member(spec: MemberSpec, device: str = "auto", threads: int | None = N
         now = time.time()
         st["wall"] += now - t0
         t0 = now
-        for frac in spec.checkpoints:
-            name = checkpoint_name(spec, frac)
-            if st["tokens"] >= frac * spec.train_tokens and name not in st["ckpts"]:
+        for at in spec.checkpoints:
+            name = checkpoint_name(spec, at)
+            if st["tokens"] >= at and name not in st["ckpts"]:
                 model.eval()
                 save_member(model, tok, spec, name, st, root, evaluate, eval_per_cell)
                 model.train()

@@ -1,0 +1,50 @@
+"""Data for the Spread page: answer distributions as temperature or thinking budget grows, per prompt and overall,
+and the overthinking curve (accuracy against forced thinking length)."""
+from __future__ import annotations
+
+import pandas as pd
+
+from backend.analysis import data
+from backend.analysis import spread as S
+from backend.explore import store
+from backend.explore.derived import memo
+
+AXES = {"temperature": "sampling temperature", "thinking": "thinking budget (tokens, budget forcing)"}
+
+
+def _pools(model: str, axis: str) -> list[tuple[float, data.Pool]]:
+    if axis not in AXES:
+        raise ValueError(f"unknown axis {axis!r}; choose one of {', '.join(AXES)}")
+    strategy = "sample" if axis == "temperature" else "budget_forcing"
+    runs = data.load_runs(store(), strategy)
+    runs = runs[runs["model"] == model]
+    if axis == "temperature":
+        runs = runs.sort_values("n", ascending=False).drop_duplicates("temperature")
+        return sorted((float(r.temperature), data.load_pool(store(), r.run_key)) for r in runs.itertuples())
+    return sorted((float(r.budget), data.load_pool(store(), r.run_key)) for r in runs.itertuples())
+
+
+@memo
+def spread_curve(model: str, axis: str, k: int = 8) -> pd.DataFrame:
+    """Each spread metric with its CI per condition; empty when the model has no such runs."""
+    pools = _pools(model, axis)
+    return S.spread_curve(pools, k) if pools else pd.DataFrame()
+
+
+@memo
+def prompt_options(model: str, axis: str) -> pd.DataFrame:
+    """Prompts of these pools, with how far apart their conditions are (to surface interesting ones first)."""
+    pools = _pools(model, axis)
+    if not pools:
+        return pd.DataFrame()
+    rows = []
+    for cond, p in pools:
+        for key, c in zip(p.prompt_keys, p.correct.mean(axis=1)):
+            rows.append({"prompt_key": key, "condition": cond, "acc": c})
+    df = pd.DataFrame(rows).pivot_table(index="prompt_key", columns="condition", values="acc")
+    swing = (df.max(axis=1) - df.min(axis=1)).rename("swing")
+    return swing.sort_values(ascending=False).reset_index()
+
+
+def answer_shares(model: str, axis: str, prompt_key: str) -> pd.DataFrame:
+    return S.answer_shares(_pools(model, axis), prompt_key)

@@ -1,0 +1,53 @@
+"""Budget curves: accuracy vs inference budget for each model × strategy, per difficulty bin, with 95% CIs."""
+import streamlit as st
+
+from backend.explore import common, curves
+from pages._common import ci_figure, download, explain, header, multiselect, select, unit_label
+
+header("Budget curves", "Does accuracy keep growing as you spend more inference compute — and for which strategy?")
+models = common.zoo_models()
+if models.empty:
+    st.info("The cache holds no zoo runs yet; build it with `python -m backend build-cache`.")
+    st.stop()
+names = models["name"].tolist()
+finals = common.final_models("cot") or names
+strategies = common.point_strategies()
+
+c1, c2, c3 = st.columns([3, 3, 2])
+with c1:
+    chosen = multiselect("Models", names, "models", default=finals[:2])
+with c2:
+    chosen_s = multiselect("Strategies", strategies, "strategies",
+                           default=[s for s in ("pass@k", "maj@k", "best-of-k", "beam") if s in strategies],
+                           format_func=lambda s: common.STRATEGY_LABELS.get(s, s))
+with c3:
+    unit = select("Budget unit", list(curves.UNITS), "unit", default="flops", format_func=unit_label)
+c4, c5 = st.columns(2)
+with c4:
+    kind = select("Difficulty", list(common.BIN_KINDS), "bins", default="band",
+                  format_func=lambda k: common.BIN_KINDS[k])
+with c5:
+    labels = common.bin_labels(kind, chosen[0] if chosen else None) if kind != "all" else []
+    label = select("Bin", labels, "bin", default=labels[-1] if labels else None) if labels else None
+
+try:
+    df = curves.curves(chosen, chosen_s, kind, label)
+except ValueError as e:
+    st.warning(str(e))
+    st.stop()
+if df.empty:
+    st.info("Nothing to plot for this selection: pick at least one model and one strategy the cache holds.")
+    st.stop()
+df = df[df["setting"].str.match(r"^(T=0\.8|$)") | ~df["strategy"].isin(["pass@k", "maj@k", "best-of-k",
+                                                                        "weighted-maj@k"])]
+fig = ci_figure(df, x=unit, group="series", x_title=unit_label(unit), hover=["lo", "hi", "k", "n_prompts"])
+st.plotly_chart(fig, key="curves")
+st.caption(f"{int(df['n_prompts'].max())} prompts per point · shaded bands: 95% bootstrap CI over prompts · "
+           "colour = model, dash = strategy · pools at temperature 0.8")
+explain("Each point is the expected accuracy at that budget. Pool strategies (pass@k, majority vote, best-of-N) are "
+        "computed exactly from a pool of samples for every k — never from 'the first k' — while beam search, DVTS "
+        "and budget forcing are separate runs per budget. pass@k is coverage: it needs an oracle to pick the right "
+        "sample, so it bounds what any selection can reach. FLOPs are 2·N·(prompt + generated tokens), plus the "
+        "verifier's 2·N·(tokens it reads).",
+        "Brown et al. 2024 (Large Language Monkeys); Snell et al. 2024; Chen et al. 2021 (pass@k)")
+download(df, "budget_curves")

@@ -1,0 +1,74 @@
+"""Spread: as temperature or thinking grows, answers spread out; coverage rises while majority vote may fall."""
+import plotly.graph_objects as go
+import streamlit as st
+
+from backend.analysis.spread import METRICS
+from backend.explore import common, spread
+from pages._common import CORRECT, NEUTRAL, ci_figure, download, explain, header, html_safe, safe, select
+
+header("Spread", "Does thinking longer (or sampling hotter) widen the output distribution — and when does more "
+       "thinking start to hurt?")
+finals = common.final_models("cot")
+if not finals:
+    st.info("No CoT models with runs in the cache yet.")
+    st.stop()
+c1, c2, c3 = st.columns(3)
+with c1:
+    model = select("Model", finals, "model", default=finals[min(1, len(finals) - 1)])
+with c2:
+    axis = select("Grow", list(spread.AXES), "axis", default="thinking", format_func=lambda a: spread.AXES[a])
+with c3:
+    k = st.select_slider("k (samples per estimate)", [2, 4, 8], value=8, key="k", bind="query-params")
+
+curve = spread.spread_curve(model, axis, k)
+if curve.empty:
+    st.info(f"{model} has no {spread.AXES[axis]} runs in the cache.")
+    st.stop()
+x_title = "temperature" if axis == "temperature" else "thinking budget (tokens, forced)"
+acc = curve[curve["metric"].isin(["mass_on_correct", "coverage", "majority"])].assign(
+    model=model, strategy=lambda d: d["metric"].map({"coverage": "pass@k", "majority": "maj@k",
+                                                     "mass_on_correct": "greedy"}),
+    label=lambda d: d["metric"].map(METRICS))
+left, right = st.columns(2)
+with left:
+    fig = ci_figure(acc, x="condition", y="value", group="label", color_col=None, x_title=x_title,
+                    log_x=axis == "thinking", hover=["lo", "hi", "k", "n_prompts"])
+    for tr, color in zip([t for t in fig.data if t.mode], ["#1a9850", "#4c78a8", "#f58518"]):
+        tr.line.color = color
+    st.plotly_chart(fig, key="acc")
+with right:
+    dist = curve[curve["metric"] == "distinct"].assign(model=model, strategy="", label=f"distinct answers in {k}")
+    fig = ci_figure(dist, x="condition", y="value", group="label", color_col=None, x_title=x_title,
+                    y_title=f"distinct answers among {k} samples", log_x=axis == "thinking",
+                    hover=["lo", "hi", "k", "n_prompts"])
+    fig.update_yaxes(range=[1, k + 0.2])
+    st.plotly_chart(fig, key="distinct")
+n = int(curve["n_prompts"].iloc[0])
+st.caption(f"{n} prompts, the same for every condition · 95% bootstrap CIs · exact estimates at k={k} samples")
+explain("Left: the chance a single sample is right (mass on the correct answer), coverage (pass@k: some sample of k "
+        "is right) and majority vote (maj@k). Right: how many different answers k samples give. When extra thinking "
+        "spreads the answers, coverage can rise while the majority answer gets worse — past a point, more thinking "
+        "hurts. Thinking budgets are enforced by budget forcing: 'wait' is appended when the model tries to stop "
+        "early, the answer marker is forced when the budget runs out.",
+        "Muennighoff et al. 2025 (s1, budget forcing); Brown et al. 2024; Chen et al. 2024 (overthinking)")
+download(curve, f"spread_{model}_{axis}")
+
+st.subheader("One prompt")
+opts = spread.prompt_options(model, axis)
+pk = select("Prompt (largest swing first)", opts["prompt_key"].tolist(), "prompt",
+            format_func=lambda p: f"{p.removeprefix('arith:')}  (swing {opts.set_index('prompt_key').loc[p, 'swing']:.0%})")
+shares = spread.answer_shares(model, axis, pk)
+fig = go.Figure()
+for ans, part in shares.groupby("answer", sort=False):
+    gold = bool(part["is_gold"].iloc[0])
+    fig.add_trace(go.Bar(x=[str(c) for c in part["condition"]], y=part["share"], name=html_safe(ans),
+                         marker_color=CORRECT if gold else (NEUTRAL if ans in ("other", "(none)") else None),
+                         marker_line=dict(width=2 if gold else 0, color="black"),
+                         hovertemplate=f"answer {html_safe(ans)}" + (" (gold)" if gold else "") +
+                                       "<br>%{y:.0%} of samples<extra></extra>"))
+fig.update_layout(barmode="stack", height=380, xaxis_title=x_title, yaxis_title="share of samples",
+                  yaxis_tickformat=".0%", margin=dict(l=10, r=10, t=10, b=10), xaxis_type="category")
+st.plotly_chart(fig, key="shares")
+st.caption(f"Green = the gold answer; grey = all other answers pooled or unparseable. Prompt: "
+           f"{safe(pk.removeprefix('arith:'))}")
+download(shares, "answer_shares")

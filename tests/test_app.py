@@ -1,0 +1,141 @@
+"""Every page through streamlit.testing.v1.AppTest on a cache built from the micro zoo: loads without exception,
+key widgets present, a widget change changes what the backend returns, hostile query parameters handled."""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+ROOT = Path(__file__).resolve().parents[1]
+PAGES = ["home", "budget_curves", "small_vs_large", "spread", "adaptive", "reasoning", "traces", "playground",
+         "real_models", "claims", "zoo_cache"]
+HOSTILE = ["<script>alert(1)</script>", "[x](javascript:alert(1))", "' OR 1=1 --", "../../etc/passwd", "é" * 500]
+
+
+@pytest.fixture(scope="session")
+def app_cache(micro_cache, tmp_path_factory) -> Path:
+    """The micro zoo plus a quick build of every kind of run (18 prompts), shared by all app tests."""
+    import os
+
+    from backend import explore
+    from backend.build import build, default_plan
+
+    root = tmp_path_factory.mktemp("appcache")
+    shutil.copytree(micro_cache / "zoo", root / "zoo")
+    old = os.environ.get("TTC_CACHE")
+    os.environ["TTC_CACHE"] = str(root)
+    try:
+        explore.reset_store()
+        build(default_plan(per_cell=1, quick=True), quiet=True)
+    finally:
+        if old is None:
+            os.environ.pop("TTC_CACHE")
+        else:
+            os.environ["TTC_CACHE"] = old
+    return root
+
+
+@pytest.fixture()
+def app(app_cache, monkeypatch):
+    from backend import explore
+
+    monkeypatch.setenv("TTC_CACHE", str(app_cache))
+    monkeypatch.chdir(ROOT)
+    explore.reset_store()
+
+    def open_page(page: str, **params) -> AppTest:
+        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+        for k, v in params.items():
+            at.query_params[k] = v
+        at.run()
+        if page != "home":
+            at.switch_page(f"pages/{page}.py")
+            at.run()
+        return at
+
+    yield open_page
+    explore.reset_store()
+
+
+def _charts(at: AppTest) -> list[dict]:
+    return [json.loads(el.proto.spec) for el in at.get("plotly_chart")]
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_loads_without_exception(app, page):
+    at = app(page)
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.title, f"{page} has no title"
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_hostile_query_parameters_fall_back_with_a_note(app, page):
+    for bad in HOSTILE:
+        at = app(page, model=bad, models=bad, run=bad, prompt=bad, unit=bad, bins=bad, bin=bad, strategy=bad,
+                 axis=bad, small=bad, large=bad, pool=bad, member=bad, budget=bad, k=bad)
+        assert not at.exception, (page, bad, [e.value for e in at.exception])
+        for el in list(at.markdown) + list(at.warning) + list(at.caption):
+            assert "<script>" not in el.value  # shown escaped, never as markup
+
+
+def test_budget_curves_unit_changes_the_plotted_data(app):
+    at = app("budget_curves")
+    assert at.selectbox(key="unit") is not None and at.multiselect(key="models") is not None
+    before = _charts(at)[0]
+    at.selectbox(key="unit").set_value("samples").run()
+    after = _charts(at)[0]
+    xs = lambda fig: [json.dumps(tr["x"]) for tr in fig["data"] if tr.get("mode")]
+    assert xs(before) != xs(after)
+    assert after["layout"]["xaxis"]["title"]["text"] == "samples per prompt"
+
+
+def test_traces_shows_model_text_as_text_and_follows_the_prompt(app):
+    at = app("traces")
+    assert at.code, "the selected sample's text is shown in a code block"
+    prompt = at.selectbox(key="prompt")
+    before = [c.value for c in at.code]
+    prompt.set_value(prompt.options[-1] if prompt.value != prompt.options[-1] else prompt.options[0])
+    at.run()
+    assert not at.exception
+    assert [c.value for c in at.code] != before or at.markdown[1].value != ""
+
+
+def test_traces_search_run_draws_a_tree(app, app_cache):
+    from backend.explore import traces
+
+    runs = traces.run_table()
+    beam = runs[runs["strategy"] == "beam"].iloc[0]
+    at = app("traces", model=beam["model"], run=beam["run_key"])
+    assert not at.exception
+    assert any(fig["layout"].get("xaxis", {}).get("title", {}).get("text", "").startswith("depth")
+               for fig in _charts(at))
+
+
+def test_playground_validates_and_runs_live(app, app_cache):
+    at = app("playground", model="micro-cot-a")
+    at.selectbox(key="example").set_value("(type my own)")
+    at.text_input(key="typed").set_value("12+x")
+    at.run()
+    assert any("cannot read" in e.value and "'x'" in e.value for e in at.error), [e.value for e in at.error] + [e.value for e in at.exception]
+    at.text_input(key="typed").set_value("12+34*5")
+    at.selectbox(key="strategy").set_value("sample")
+    at.select_slider(key="budget").set_value(4)
+    at.run()
+    at.button(key="run").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("samples correct" in m.value for m in at.markdown), ([e.value for e in at.error],
+                                                                     [m.value for m in at.markdown])
+    from backend.explore import store
+
+    assert "arith:12+34*5" in set(store().sql("SELECT prompt_key FROM samples")["prompt_key"])
+
+
+def test_zoo_page_lists_cards_and_cache(app):
+    at = app("zoo_cache")
+    assert at.dataframe and any(m.label == "samples" for m in at.metric)
+    before = _charts(at)
+    at.selectbox(key="member").set_value("micro-cot-b").run()
+    assert _charts(at) != before
