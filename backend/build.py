@@ -82,11 +82,10 @@ def strategy_runs(cards: list[dict], prompts: tuple[PromptRecord, ...], quick: b
         for b in FORCING_BUDGETS[:2] if quick else FORCING_BUDGETS:
             sp = SamplingParams(n=2 if quick else 8, temperature=MAIN_T, max_new_tokens=b + 16)
             runs.append(RunSpec.make(name, "budget_forcing", sp, {"budget": b, "mode": "force"}))
-        if not quick:
-            for b in ADAPTIVE_BUDGETS:
-                for alloc in ("adaptive", "uniform"):
-                    runs.append(RunSpec.make(name, "adaptive", step, {"budget": b, "probe": 2, "allocation": alloc},
-                                             "learned"))
+        for b in ADAPTIVE_BUDGETS[:1] if quick else ADAPTIVE_BUDGETS:
+            for alloc in ("adaptive", "uniform"):
+                runs.append(RunSpec.make(name, "adaptive", step, {"budget": b, "probe": 2, "allocation": alloc},
+                                         "learned"))
         if directs:  # route to the direct model closest in size
             direct = directs[min(directs, key=lambda p: abs(p - c["params"]))]
             greedy = SamplingParams(temperature=0, max_new_tokens=COT_TOKENS)

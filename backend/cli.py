@@ -39,7 +39,11 @@ def _build_cache(args) -> int:
         raise ValueError(f"--{byo[0].replace('_', '-')} needs --model (without it, build-cache builds the zoo runs)")
     plan = default_plan(args.models, per_cell=args.per_cell, quick=args.quick, kinds=args.kinds)
     summary = build(plan, batch_prompts=args.batch_prompts, progress_file=args.progress_file)
-    print(json.dumps(summary, indent=2))
+    if args.derive:
+        from backend.explore import derived
+
+        summary["derived"] = derived.precompute()  # the app reads these on first load
+    print(json.dumps(summary, indent=2, default=str))
     return 0
 
 
@@ -117,7 +121,12 @@ def _compact(args) -> int:
 
     from backend.store.compact import compact
 
-    print(json.dumps(compact(), indent=2))
+    from backend.explore import derived, reset_store
+
+    out = compact()
+    reset_store()
+    out["derived"] = derived.precompute()  # the app reads these on first load
+    print(json.dumps(out, indent=2))
     return 0
 
 
@@ -176,6 +185,8 @@ def main(argv: list[str] | None = None) -> int:
     byo.add_argument("--shots", type=int, default=None, help="worked examples before each question (default 0)")
     byo.add_argument("--shots-from", metavar="FILE.jsonl", help="take the shots from this file (default: --data)")
     byo.add_argument("--seed", type=int, default=0, help="sampling seed of the pool")
+    bc.add_argument("--no-derive", dest="derive", action="store_false",
+                    help="skip precomputing the app's derived data (budget points, claims) at the end")
     bc.add_argument("--kinds", nargs="+", metavar="KIND", help="only these kinds of run: greedy pools search "
                     "forcing adaptive route (default all)")
     bc.add_argument("--progress-file", type=Path, default=None, help="write progress as JSON here (app jobs)")

@@ -8,7 +8,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from backend.explore import overview
+from backend.explore import overview, unique_labels
 
 CORRECT, WRONG, NEUTRAL = "#1a9850", "#d73027", "#8c8c8c"  # correct vs wrong: the same pair everywhere
 PALETTE = ["#4c78a8", "#f58518", "#54a24b", "#b279a2", "#e45756", "#72b7b2", "#9d755d", "#eeca3b", "#bab0ac"]
@@ -22,6 +22,12 @@ def safe(text: object, limit: int = 80) -> str:
     s = str(text)
     s = s if len(s) <= limit else s[: limit - 1] + "…"
     return re.sub(r"([\\`*_{}\[\]()#+\-.!|<>~$:])", r"\\\1", s)
+
+
+def code_span(text: object, limit: int = 80) -> str:
+    """Text for inside a Markdown code span: Markdown is not interpreted there, only backticks must go."""
+    s = str(text).replace("`", "'")
+    return s if len(s) <= limit else s[: limit - 1] + "…"
 
 
 @st.cache_data(ttl=30, show_spinner=False)
@@ -38,19 +44,20 @@ def model_color(model: str) -> str:
 
 
 def select(label: str, options: list, key: str, default=None, help: str | None = None, format_func=str, **kw):
-    """A selectbox bound to the URL (``?key=value``); a link value that is not an option is reported, not used."""
+    """A selectbox bound to the URL (``?key=<shown label>``); a link value that is not an option is reported and
+    the default shown instead. Returns the option (not its label)."""
     options = list(options)
     if not options:
         st.info(f"Nothing to choose for {label.lower()} in the current cache.")
         st.stop()
+    labels = unique_labels([format_func(o) for o in options])
     raw = st.query_params.get(key)
     index = options.index(default) if default in options else 0
-    value = st.selectbox(label, options, index=index, key=key, bind="query-params", help=help,
-                         format_func=format_func, **kw)
-    if raw is not None and raw not in [str(o) for o in options]:
+    shown = st.selectbox(label, labels, index=index, key=key, bind="query-params", help=help, **kw)
+    if raw is not None and raw not in labels:
         st.warning(f"The link asked for {key} = “{safe(raw)}”, which is not available here; showing "
-                   f"“{safe(format_func(value))}” instead.")
-    return value
+                   f"“{safe(shown)}” instead.")
+    return options[labels.index(shown)]
 
 
 def multiselect(label: str, options: list, key: str, default: list | None = None, help: str | None = None, **kw):

@@ -36,7 +36,7 @@ else:
                                                   else f" although coverage reaches {ex['coverage']:.1%}."))
         else:
             ci = f"{ex['k_lo']}–{ex['k_hi'] if ex['k_hi'] is not None else 'never'}"
-            verdict = (f"**{small}** with majority vote over **{ex['k']} samples** (95% CI {ci}) matches one greedy "
+            verdict = (f"**{small}** with majority vote over **{ex['k']} sample{'s' if ex['k'] != 1 else ''}** (95% CI {ci}) matches one greedy "
                        f"answer of **{large}** ({ex['target_acc']:.1%}), at **{ex['flops_ratio']:.1f}×** its FLOPs "
                        "per prompt.")
         st.markdown(verdict)

@@ -92,7 +92,6 @@ if run:
             n_ok = sum(s["correct"] for s in outcome.samples)
             st.markdown(f"{n_ok}/{len(outcome.samples)} samples correct.")
         st.code(next((s["text"] for s in outcome.samples if s["is_final"]), outcome.samples[0]["text"]), language=None)
-        runs = traces.run_table()
-        label = runs.set_index("run_key")["label"].get(report.run_key, spec.strategy)
-        st.page_link("pages/traces.py", label=f"Inspect every sample on the Traces page ({label})", icon="🔍",
-                     query_params={"model": model, "run": report.run_key, "prompt": prompt.key})
+        link = traces.link_params(report.run_key, prompt.key)
+        st.page_link("pages/traces.py", label=f"Inspect every sample on the Traces page ({link['run']})", icon=":material/search:",
+                     query_params=link)

@@ -3,7 +3,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from backend.explore import traces
-from pages._common import CORRECT, NEUTRAL, WRONG, download, explain, header, html_safe, safe, select
+from pages._common import CORRECT, NEUTRAL, WRONG, code_span, download, explain, header, html_safe, safe, select
 
 header("Traces", "What did the model actually write — and can the curves be trusted?")
 runs = traces.run_table()
@@ -20,17 +20,16 @@ with c2:
                      format_func=lambda k: mine.set_index("run_key").loc[k, "label"])
 prompts = traces.prompt_table(run_key)
 with c3:
-    labels = {k: f"{q}  ({o} ops, {d} digits · acc {a:.0%})" for k, q, o, d, a in
-              zip(prompts["prompt_key"], prompts["question"], prompts["n_ops"], prompts["digits"], prompts["accuracy"])}
     default = next((k for k, a in zip(prompts["prompt_key"], prompts["accuracy"]) if 0.2 < a < 0.8),
                    prompts["prompt_key"].iloc[0] if len(prompts) else None)
+    questions = dict(zip(prompts["prompt_key"], prompts["question"]))
     prompt_key = select("Prompt", prompts["prompt_key"].tolist(), "prompt", default=default,
-                        format_func=lambda k: labels.get(k, k))
+                        format_func=lambda k: questions.get(k, k))
 
 row = prompts.set_index("prompt_key").loc[prompt_key]
 df = traces.samples(run_key, prompt_key)
-st.markdown(f"**Prompt** `{safe(row['question'])}` · gold answer **{safe(row['gold'])}** · "
-            f"{len(df)} samples · {df['correct'].mean():.0%} correct")
+st.markdown(f"**Prompt** `{code_span(row['question'])}` ({row['n_ops']} operators, {row['digits']} digits) · gold answer "
+            f"**{safe(row['gold'])}** · {len(df)} samples · {df['correct'].mean():.0%} correct")
 
 hist = traces.answer_histogram(df, row["gold"])
 left, right = st.columns([1, 2])
@@ -47,7 +46,7 @@ with right:
     if grid["sample_idx"]:
         lp, chars = grid["logprob"], grid["chars"]
         fig = go.Figure(go.Heatmap(z=lp, text=[[html_safe(c) for c in r] for r in chars], texttemplate="%{text}",
-                                   colorscale="RdYlGn", zmin=-4, zmax=0, colorbar=dict(title="log p"),
+                                   colorscale="RdYlGn", zmin=-4, zmax=0, colorbar=dict(title="log p", thickness=12, len=1.0),
                                    hovertemplate="sample %{y}<br>position %{x}<br>token %{text}<br>log p %{z:.3f}<extra></extra>",
                                    y=[f"#{i} {'✓' if c else '✗'}" for i, c in zip(grid['sample_idx'], grid['correct'])]))
         fy, fx = grid["forced"].nonzero()
@@ -72,7 +71,7 @@ pick = st.dataframe(show, hide_index=True, on_select="rerun", selection_mode="si
 download(show, "samples")
 chosen = pick.selection.rows[0] if pick and pick.selection.rows else 0
 sample = df.iloc[chosen]
-st.markdown(f"**Sample #{int(sample['sample_idx'])}** — answer `{safe(sample['answer'])}` "
+st.markdown(f"**Sample #{int(sample['sample_idx'])}** — answer `{code_span(sample['answer'])}` "
             f"({'correct' if sample['correct'] else 'wrong'})")
 st.code(sample["text"], language=None)  # model text is shown as text, never rendered
 if traces.is_list(sample.get("step_scores")) and len(sample["step_scores"]):

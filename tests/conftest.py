@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -30,3 +31,36 @@ def use_cache(micro_cache, monkeypatch) -> Path:
     """Point the backend at the micro cache for one test."""
     monkeypatch.setenv("TTC_CACHE", str(micro_cache))
     return micro_cache
+
+
+@pytest.fixture(scope="session")
+def app_cache(micro_cache, tmp_path_factory) -> Path:
+    """The micro zoo, a quickly trained learned verifier and a quick build of every kind of run (18 prompts)."""
+    from backend import explore
+    from backend.build import build, default_plan
+    from backend.verifiers.learned import verifier_dir
+    from backend.verifiers.train_learned import train
+
+    root = tmp_path_factory.mktemp("appcache")
+    shutil.copytree(micro_cache / "zoo", root / "zoo")
+    old = os.environ.get("TTC_CACHE")
+    os.environ["TTC_CACHE"] = str(root)
+    try:
+        explore.reset_store()
+        train(verifier_dir(), generators=("micro-cot-a",), init_from="micro-cot-b", n_prompts=60, n_per_prompt=2,
+              epochs=1, heldout_per_cell=1, quiet=True)
+        build(default_plan(per_cell=1, quick=True), quiet=True)
+        if REAL_DATA.exists():  # published generations, so the Real models page has something to show
+            from backend.importer import import_generations
+
+            test = REAL_DATA / "gsm8k_test.jsonl"
+            import_generations(REAL_DATA / "llama2-7b-sft_gsm8k_10x500.jsonl", test, [("llama2-7b-sft", 7_000_000_000)])
+            import_generations(REAL_DATA / "gsm8k_gpt3_6b_175b_verifier_solutions.jsonl", test)
+    finally:
+        if old is None:
+            os.environ.pop("TTC_CACHE")
+        else:
+            os.environ["TTC_CACHE"] = old
+    return root
+
+

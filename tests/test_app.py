@@ -3,7 +3,6 @@ key widgets present, a widget change changes what the backend returns, hostile q
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -13,29 +12,6 @@ ROOT = Path(__file__).resolve().parents[1]
 PAGES = ["home", "budget_curves", "small_vs_large", "spread", "adaptive", "reasoning", "traces", "playground",
          "real_models", "claims", "zoo_cache"]
 HOSTILE = ["<script>alert(1)</script>", "[x](javascript:alert(1))", "' OR 1=1 --", "../../etc/passwd", "é" * 500]
-
-
-@pytest.fixture(scope="session")
-def app_cache(micro_cache, tmp_path_factory) -> Path:
-    """The micro zoo plus a quick build of every kind of run (18 prompts), shared by all app tests."""
-    import os
-
-    from backend import explore
-    from backend.build import build, default_plan
-
-    root = tmp_path_factory.mktemp("appcache")
-    shutil.copytree(micro_cache / "zoo", root / "zoo")
-    old = os.environ.get("TTC_CACHE")
-    os.environ["TTC_CACHE"] = str(root)
-    try:
-        explore.reset_store()
-        build(default_plan(per_cell=1, quick=True), quiet=True)
-    finally:
-        if old is None:
-            os.environ.pop("TTC_CACHE")
-        else:
-            os.environ["TTC_CACHE"] = old
-    return root
 
 
 @pytest.fixture()
@@ -48,12 +24,12 @@ def app(app_cache, monkeypatch):
 
     def open_page(page: str, **params) -> AppTest:
         at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
-        for k, v in params.items():
+        if page != "home":
+            at.run()
+            at.switch_page(f"pages/{page}.py")
+        for k, v in params.items():  # set after switching: a page switch starts from a clean URL
             at.query_params[k] = v
         at.run()
-        if page != "home":
-            at.switch_page(f"pages/{page}.py")
-            at.run()
         return at
 
     yield open_page
@@ -85,7 +61,7 @@ def test_budget_curves_unit_changes_the_plotted_data(app):
     at = app("budget_curves")
     assert at.selectbox(key="unit") is not None and at.multiselect(key="models") is not None
     before = _charts(at)[0]
-    at.selectbox(key="unit").set_value("samples").run()
+    at.selectbox(key="unit").set_value("samples per prompt").run()
     after = _charts(at)[0]
     xs = lambda fig: [json.dumps(tr["x"]) for tr in fig["data"] if tr.get("mode")]
     assert xs(before) != xs(after)
@@ -108,10 +84,12 @@ def test_traces_search_run_draws_a_tree(app, app_cache):
 
     runs = traces.run_table()
     beam = runs[runs["strategy"] == "beam"].iloc[0]
-    at = app("traces", model=beam["model"], run=beam["run_key"])
+    at = app("traces", model=beam["model"], run=beam["label"])
     assert not at.exception
-    assert any(fig["layout"].get("xaxis", {}).get("title", {}).get("text", "").startswith("depth")
-               for fig in _charts(at))
+    titles = [fig["layout"].get("xaxis", {}).get("title", {}).get("text", "") for fig in _charts(at)]
+    assert any(t.startswith("depth") for t in titles), (titles, at.selectbox(key="run").value, beam["run_key"],
+                                                        at.selectbox(key="model").value, beam["model"],
+                                                        [w.value for w in at.warning])
 
 
 def test_playground_validates_and_runs_live(app, app_cache):

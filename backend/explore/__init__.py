@@ -25,3 +25,13 @@ def reset_store() -> None:
     global _store
     with _lock:
         _store = None
+
+
+def unique_labels(labels: list[str]) -> list[str]:
+    """Labels made distinct (a repeated label gets " (2)", " (3)" …), so a label in a URL names one option."""
+    seen: dict[str, int] = {}
+    out = []
+    for lab in map(str, labels):
+        seen[lab] = seen.get(lab, 0) + 1
+        out.append(lab if seen[lab] == 1 else f"{lab} ({seen[lab]})")
+    return out

@@ -7,15 +7,24 @@ import json
 import numpy as np
 import pandas as pd
 
-from backend.explore import store
+from backend.explore import store, unique_labels
 
 
 def run_table() -> pd.DataFrame:
-    """Every run with a readable label, for the selectors."""
+    """Every run with a label unique within its model (the selectors and links use it)."""
     runs = store().sql("SELECT run_key, model, model_params, strategy, strategy_params, sampling, verifier, source "
-                       "FROM runs ORDER BY model_params, model, strategy")
+                       "FROM runs ORDER BY model_params, model, strategy, strategy_params, sampling, run_key")
     runs["label"] = [run_label(r) for r in runs.itertuples()]
+    runs["label"] = runs.groupby("model", sort=False)["label"].transform(lambda s: unique_labels(list(s)))
     return runs
+
+
+def link_params(run_key: str, prompt_key: str) -> dict:
+    """Query parameters that open the Traces page on this run and prompt."""
+    runs = run_table().set_index("run_key")
+    q = store().sql("SELECT question FROM prompts WHERE prompt_key = ?", [prompt_key])
+    return {"model": runs.loc[run_key, "model"], "run": runs.loc[run_key, "label"],
+            "prompt": q["question"].iloc[0] if len(q) else prompt_key}
 
 
 def run_label(r) -> str:
@@ -25,7 +34,7 @@ def run_label(r) -> str:
         bits.append(f"n={sp.get('n')} T={sp.get('temperature')}")
     elif params:
         bits.append(" ".join(f"{k}={v}" for k, v in sorted(params.items())))
-    if r.verifier:
+    if isinstance(r.verifier, str) and r.verifier:
         bits.append(f"verifier={r.verifier}")
     return " · ".join(bits)
 

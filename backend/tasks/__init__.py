@@ -127,6 +127,12 @@ def _arith_step_labels(prompt: PromptRecord, text: str) -> list[bool]:
     return arith.check_steps(prompt.question, arith.parse(text).steps)
 
 
+def _arith_answer_start(text: str) -> int:
+    """Where the answer begins: at the answer marker, or at 0 for a direct answer ("A:…", no thinking)."""
+    cut = text.find(arith.ANSWER_MARK)
+    return cut if cut >= 0 else (0 if text.startswith("A:") else -1)
+
+
 def _arith_step_texts(text: str) -> list[str]:
     return [s.raw for s in arith.parse(text).steps]
 
@@ -142,7 +148,8 @@ def _gsm8k_step_labels(prompt: PromptRecord, text: str) -> list[bool]:
 
 TASKS: dict[str, TaskAdapter] = {
     "arith": TaskAdapter("arith", _arith_extract, _arith_step_labels, _arith_step_texts,
-                         think_end=arith.ANSWER_MARK, step_sep=arith.STEP_SEP),
+                         think_end=arith.ANSWER_MARK, step_sep=arith.STEP_SEP,
+                         find_answer=_arith_answer_start),
     # free text has no single answer marker: thinking ends where extract_answer finds its answer ("#### N", else
     # "The answer is N"); "####" is what our prompts ask for, so budget forcing suppresses that. A base model
     # given few-shot prompts would write the next "Question:" itself: generation stops there.

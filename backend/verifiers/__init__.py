@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 from functools import lru_cache
+from pathlib import Path
 
 from backend.verifiers.base import AGGREGATES, Verifier, aggregate, cost
 from backend.verifiers.noisy import NoisyVerifier
@@ -13,10 +14,10 @@ NAMES = ("oracle", "steps", "learned")
 
 
 @lru_cache(maxsize=8)
-def _learned(name: str):
-    from backend.verifiers.learned import LearnedVerifier, verifier_dir
+def _learned(path: str):
+    from backend.verifiers.learned import LearnedVerifier
 
-    return LearnedVerifier(verifier_dir(name))
+    return LearnedVerifier(Path(path))
 
 
 def get_verifier(name: str) -> Verifier:
@@ -35,7 +36,9 @@ def get_verifier(name: str) -> Verifier:
     if name == "steps":
         return StepVerifier()
     if name == "learned":
-        return _learned("learned")
+        from backend.verifiers.learned import verifier_dir
+
+        return _learned(str(verifier_dir("learned")))  # keyed by path: the cache folder can change (tests)
     close = difflib.get_close_matches(name, NAMES, n=1)
     raise KeyError(f"unknown verifier {name!r}" + (f"; did you mean {close[0]!r}?" if close else f"; known: {NAMES}"))
 

@@ -70,8 +70,11 @@ def evaluate(verifier: LearnedVerifier, data) -> dict:
             labels, s = labels[:-1], s[:-1]
         step_y += [x > 0.5 for x in labels]
         step_s += s
-    return {"step_auroc": round(auroc(step_y, step_s), 4), "step_accuracy": round(accuracy_at(step_y, step_s), 4),
-            "outcome_auroc": round(auroc(out_y, out_s), 4), "outcome_accuracy": round(accuracy_at(out_y, out_s), 4),
+    def auc(y, s):  # undefined when one class is missing (a micro model that is never right)
+        return round(auroc(y, s), 4) if 0 < sum(y) < len(y) else None
+
+    return {"step_auroc": auc(step_y, step_s), "step_accuracy": round(accuracy_at(step_y, step_s), 4),
+            "outcome_auroc": auc(out_y, out_s), "outcome_accuracy": round(accuracy_at(out_y, out_s), 4),
             "step_positive_rate": round(sum(step_y) / len(step_y), 4),
             "outcome_positive_rate": round(sum(out_y) / len(out_y), 4), "n_traces": len(data),
             "n_steps": len(step_y)}
