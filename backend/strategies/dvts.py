@@ -7,16 +7,12 @@ from __future__ import annotations
 import time
 
 from backend.strategies.base import Outcome, RunContext
-from backend.strategies.tree import Tree, expand, finish
+from backend.strategies.tree import Tree, expand, outcomes, search_params
 from backend.tasks import PromptRecord
 
 
 def run(ctx: RunContext, prompts: list[PromptRecord]) -> list[Outcome]:
-    n, m, max_steps = ctx.param("budget"), ctx.param("width", 4), ctx.param("max_steps", 12)
-    if ctx.verifier is None:
-        raise ValueError("DVTS needs a verifier")
-    if n < 1 or m < 1 or n % m:
-        raise ValueError(f"DVTS needs budget divisible by width (got budget={n}, width={m})")
+    n, m, max_steps = search_params(ctx, "DVTS")
     t0 = time.monotonic()
     trees = [Tree(p) for p in prompts]
     completed = [[] for _ in prompts]
@@ -39,9 +35,4 @@ def run(ctx: RunContext, prompts: list[PromptRecord]) -> list[Outcome]:
             frontier.append(keep)
         if not any(frontier):
             break
-    wall = (time.monotonic() - t0) / max(1, len(prompts))
-    out = []
-    for tree, done in zip(trees, completed):
-        samples, nodes, result = finish(ctx, tree, done, wall)
-        out.append(Outcome(tree.prompt, samples=samples, nodes=nodes, result=result))
-    return out
+    return outcomes(ctx, trees, completed, t0)

@@ -7,6 +7,7 @@ costs 2·N·(prompt + its tokens); a deeper one 2·N·(its new tokens); the veri
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 from backend.analysis.compute import flops_per_sequence, verifier_flops
@@ -102,6 +103,28 @@ def _score(ctx: RunContext, trees: list[Tree], new: list[list[Node]]) -> None:
         node.score = aggregate(steps, how)
         node.verifier_tokens = node.tokens + (node.gen.prompt_tokens if node.depth == 1 else 0)
         node.verifier_flops = verifier_flops(node.verifier_tokens, ctx.verifier.n_params)
+
+
+def search_params(ctx: RunContext, what: str) -> tuple[int, int, int]:
+    """(budget N, width M, max steps) of a tree search, validated."""
+    n, m, max_steps = ctx.param("budget"), ctx.param("width", 4), ctx.param("max_steps", 12)
+    if ctx.verifier is None:
+        raise ValueError(f"{what} needs a verifier")
+    if n < 1 or m < 1 or n % m:
+        raise ValueError(f"{what} needs budget divisible by width (got budget={n}, width={m})")
+    return n, m, max_steps
+
+
+def outcomes(ctx: RunContext, trees: list[Tree], completed: list[list[Node]], t0: float) -> list:
+    """One Outcome per searched prompt (wall time shared evenly)."""
+    from backend.strategies.base import Outcome
+
+    wall = (time.monotonic() - t0) / max(1, len(trees))
+    out = []
+    for tree, done in zip(trees, completed):
+        samples, nodes, result = finish(ctx, tree, done, wall)
+        out.append(Outcome(tree.prompt, samples=samples, nodes=nodes, result=result))
+    return out
 
 
 def finish(ctx: RunContext, tree: Tree, completed: list[Node], wall_s: float):
