@@ -139,12 +139,37 @@ def _bench(args) -> int:
     return importlib.import_module(f"backend.bench.{args.which}").main(args.rest) or 0
 
 
+def _tables() -> int:
+    """The zoo, the "wait" ablation and search vs best-of-N, as printed tables (README, closing notes)."""
+    import pandas as pd
+
+    from backend.analysis import summary
+    from backend.explore.common import final_models
+    from backend.explore.derived import points
+
+    pd.set_option("display.width", 200)
+    pd.set_option("display.max_columns", 20)
+    print(summary.zoo_table().to_string(index=False))
+    pts = points()
+    try:
+        w = summary.greedy_pair(pts, "cot-0.1m", "cot-0.1m-nowait")
+        print(f"\n'wait' traces: {w['a']} {w['acc_a']:.3f} vs {w['b']} {w['acc_b']:.3f} greedy, difference "
+              f"{w['diff']:+.3f} [{w['lo']:+.3f}, {w['hi']:+.3f}] on {w['n_prompts']} prompts")
+    except ValueError as e:
+        print(f"\n'wait' ablation: {e}")
+    print()
+    print(summary.search_table(pts, final_models("cot")).to_string(index=False))
+    return 0
+
+
 def _report(args) -> int:
     import json
 
     from backend.analysis.claims import report
     from backend.store import Store
 
+    if args.tables:
+        return _tables()
     results = report(Store(args.cache) if args.cache else Store(), n_boot=args.n_boot)
     if args.json:
         print(json.dumps(results, indent=2, default=str))
@@ -222,6 +247,7 @@ def main(argv: list[str] | None = None) -> int:
     rp.add_argument("--json", action="store_true", help="print the full report as JSON")
     rp.add_argument("--cache", default=None, help="store folder (default: cache/store)")
     rp.add_argument("--n-boot", type=int, default=2000, help="bootstrap resamples per CI")
+    rp.add_argument("--tables", action="store_true", help="print the zoo, ablation and search tables instead")
     rp.set_defaults(func=_report)
     args = ap.parse_args(argv)
     try:

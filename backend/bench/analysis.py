@@ -84,5 +84,10 @@ def run(prompts: int = 1000, samples: int = 64, seed: int = 0, estimators: bool 
     return out
 
 
-if __name__ == "__main__":
+def main(argv: list[str] | None = None) -> int:
     run()
+    return 0
+
+
+if __name__ == "__main__":
+    main()
