@@ -20,6 +20,17 @@ from backend.tasks import PromptRecord, get_task
 ENGINE = "hf-own-loop-v1"  # bump when the engine changes what a seed produces
 
 
+def verifier_fingerprint(name: str | None) -> str | None:
+    """Identity of a learned verifier's weights (None for rule-based ones), so retraining it changes run keys."""
+    if not name or "learned" not in name:
+        return None
+    from backend.verifiers.learned import verifier_dir
+    from backend.zoo.registry import fingerprint
+
+    folder = verifier_dir()
+    return fingerprint(folder) if folder.exists() else "missing"
+
+
 @dataclass(frozen=True)
 class RunSpec:
     model: str
@@ -49,7 +60,7 @@ class RunSpec:
                  "task": self.task, "engine": ENGINE, "logprob_kind": LOGPROB_KIND}
         # what else shapes the text the model reads or where it stops; only when set, so older keys stay valid
         more = {"prompt_format": self.prompt_format, "chat_template": chat_template,
-                "stop": list(get_task(self.task).stop)}
+                "stop": list(get_task(self.task).stop), "verifier_weights": verifier_fingerprint(self.verifier)}
         ident.update({k: v for k, v in more.items() if v})
         return hashlib.blake2b(json.dumps(ident, sort_keys=True).encode(), digest_size=10).hexdigest()
 

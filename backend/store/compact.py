@@ -17,18 +17,22 @@ _ORDER = {"samples": "run_key, prompt_key, sample_idx", "scores": "run_key, veri
           "prompts": "prompt_key"}
 
 
-def compact(root: Path | None = None) -> dict:
-    """Rewrite the store as one batch (rows deduplicated and sorted by run and prompt); returns what it did."""
+def compact(root: Path | None = None, drop_runs: set[str] = frozenset()) -> dict:
+    """Rewrite the store as one batch (rows deduplicated and sorted by run and prompt), leaving out the runs in
+    ``drop_runs`` (e.g. runs scored by a verifier that was retrained); returns what it did."""
     store = Store(root)
     old = sorted(store._loaded)
-    if len(old) <= 1:
+    if len(old) <= 1 and not drop_runs:
         return {"batches_before": len(old), "batches_after": len(old)}
+    keep = "WHERE run_key NOT IN (SELECT unnest(?))"
     with store._lock:
-        tables = {name: store._con.sql(f"SELECT * FROM {name} ORDER BY {_ORDER[name]}").to_arrow_table() for name in TABLES}
+        tables = {name: store._con.execute(f"SELECT * FROM {name} {keep if name != 'prompts' else ''} "
+                                           f"ORDER BY {_ORDER[name]}", [sorted(drop_runs)] if name != "prompts" else [])
+                  .to_arrow_table() for name in TABLES}
     commit_batch(tables, store.root, replaces=old)
     for name in old:
         shutil.rmtree(batches_dir(store.root) / name, ignore_errors=True)
     remove_stale_tmp(store.root)
     after = Store(root)
     return {"batches_before": len(old), "batches_after": len(after._loaded),
-            "rows": {t: v.num_rows for t, v in tables.items()}}
+            "rows": {t: v.num_rows for t, v in tables.items()}, "runs_dropped": len(drop_runs)}
