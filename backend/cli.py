@@ -7,7 +7,6 @@ from pathlib import Path
 
 
 def _train_zoo(args) -> int:
-    import torch
 
     from backend.zoo.configs import QUICK, ZOO, find_spec
     from backend.zoo.train import pick_device, train_member

@@ -97,8 +97,8 @@ def ci_figure(df: pd.DataFrame, *, x: str, y: str = "acc", lo: str = "lo", hi: s
                                  fill="toself", fillcolor=rgba, line=dict(width=0), hoverinfo="skip",
                                  showlegend=False, legendgroup=str(name)))
         custom = part[hover].to_numpy() if hover else None
-        template = "<br>".join([f"<b>{_html_safe(name)}</b>", f"{x_title}: %{{x:.3g}}", f"{y_title}: %{{y:.3f}}",
-                                f"95% CI: %{{customdata[0]:.3f}}–%{{customdata[1]:.3f}}"] +
+        template = "<br>".join([f"<b>{html_safe(name)}</b>", f"{x_title}: %{{x:.3g}}", f"{y_title}: %{{y:.3f}}",
+                                "95% CI: %{customdata[0]:.3f}–%{customdata[1]:.3f}"] +
                                [f"{h}: %{{customdata[{i + 2}]}}" for i, h in enumerate((hover or [])[2:])])
         fig.add_trace(go.Scatter(x=part[x], y=part[y], mode="lines+markers" if markers else "lines", name=str(name),
                                  line=dict(color=color, dash=dash),
@@ -117,12 +117,11 @@ def _rgba(hex_color: str, alpha: float) -> str:
     return f"rgba({int(h[0:2], 16)},{int(h[2:4], 16)},{int(h[4:6], 16)},{alpha})"
 
 
-def _html_safe(text: object) -> str:
+def html_safe(text: object) -> str:
     """Plotly labels accept a few HTML tags: escape model or user text before it becomes one."""
     return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-html_safe = _html_safe
 
 
 def unit_label(unit: str) -> str:

@@ -5,7 +5,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from backend.explore import common, small_large
-from pages._common import PALETTE, download, explain, header, model_color, safe, select
+from pages._common import download, explain, header, model_color, safe, select
 
 header("Small vs large", "At the same inference FLOPs per prompt, when does a bigger model beat a small one that "
        "thinks more?")

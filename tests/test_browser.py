@@ -4,7 +4,6 @@ of every page is saved under artifacts/screenshots/. Skipped, with the reason, w
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
 import sys

@@ -80,8 +80,8 @@ def evaluate(verifier: LearnedVerifier, data) -> dict:
             "n_steps": len(step_y)}
 
 
-def train(out: Path | None = None, generators=GENERATORS, init_from: str = INIT_FROM, n_prompts: int = 6000,
-          n_per_prompt: int = 2, epochs: int = 2, lr: float = 5e-4, batch_size: int = 64, seed: int = 0,
+def train(out: Path | None = None, generators=GENERATORS, init_from: str = INIT_FROM, n_prompts: int = 12000,
+          n_per_prompt: int = 2, epochs: int = 3, lr: float = 5e-4, batch_size: int = 64, seed: int = 0,
           heldout_per_cell: int = 16, quiet: bool = False) -> dict:
     out = Path(out or verifier_dir())
     t0 = time.time()
