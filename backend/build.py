@@ -81,7 +81,8 @@ def strategy_runs(cards: list[dict], prompts: tuple[PromptRecord, ...], quick: b
                 runs += [RunSpec.make(name, strategy, step, {"budget": b, "width": 4}, verifier) for b in budgets]
         for b in FORCING_BUDGETS[:2] if quick else FORCING_BUDGETS:
             sp = SamplingParams(n=2 if quick else 8, temperature=MAIN_T, max_new_tokens=b + 16)
-            runs.append(RunSpec.make(name, "budget_forcing", sp, {"budget": b, "mode": "force"}))
+            for mode in ("force",) if quick else ("force", "cap"):  # exact length (s1) and a plain cap
+                runs.append(RunSpec.make(name, "budget_forcing", sp, {"budget": b, "mode": mode}))
         for b in ADAPTIVE_BUDGETS[:1] if quick else ADAPTIVE_BUDGETS:
             for alloc in ("adaptive", "uniform"):
                 runs.append(RunSpec.make(name, "adaptive", step, {"budget": b, "probe": 2, "allocation": alloc},

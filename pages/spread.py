@@ -24,7 +24,8 @@ curve = spread.spread_curve(model, axis, k)
 if curve.empty:
     st.info(f"{model} has no {spread.AXES[axis]} runs in the cache.")
     st.stop()
-x_title = "temperature" if axis == "temperature" else "thinking budget (tokens, forced)"
+x_title = {"temperature": "temperature", "thinking": "forced thinking length (tokens)",
+           "cap": "thinking cap (tokens)"}[axis]
 acc = curve[curve["metric"].isin(["mass_on_correct", "coverage", "majority"])].assign(
     model=model, strategy=lambda d: d["metric"].map({"coverage": "pass@k", "majority": "maj@k",
                                                      "mass_on_correct": "greedy"}),
@@ -32,14 +33,14 @@ acc = curve[curve["metric"].isin(["mass_on_correct", "coverage", "majority"])].a
 left, right = st.columns(2)
 with left:
     fig = ci_figure(acc, x="condition", y="value", group="label", color_col=None, x_title=x_title,
-                    log_x=axis == "thinking", hover=["lo", "hi", "k", "n_prompts"])
+                    log_x=axis != "temperature", hover=["lo", "hi", "k", "n_prompts"])
     for tr, color in zip([t for t in fig.data if t.mode], ["#1a9850", "#4c78a8", "#f58518"]):
         tr.line.color = color
     st.plotly_chart(fig, key="acc")
 with right:
     dist = curve[curve["metric"] == "distinct"].assign(model=model, strategy="", label=f"distinct answers in {k}")
     fig = ci_figure(dist, x="condition", y="value", group="label", color_col=None, x_title=x_title,
-                    y_title=f"distinct answers among {k} samples", log_x=axis == "thinking",
+                    y_title=f"distinct answers among {k} samples", log_x=axis != "temperature",
                     hover=["lo", "hi", "k", "n_prompts"])
     fig.update_yaxes(range=[1, k + 0.2])
     st.plotly_chart(fig, key="distinct")

@@ -9,7 +9,9 @@ from backend.analysis import spread as S
 from backend.explore import store
 from backend.explore.derived import memo
 
-AXES = {"temperature": "sampling temperature", "thinking": "thinking budget (tokens, budget forcing)"}
+AXES = {"temperature": "sampling temperature",
+        "thinking": "forced thinking length (s1: 'wait' extends, the answer marker cuts)",
+        "cap": "thinking cap (the model may stop earlier; the answer marker cuts at the cap)"}
 
 
 def _pools(model: str, axis: str) -> list[tuple[float, data.Pool]]:
@@ -18,6 +20,9 @@ def _pools(model: str, axis: str) -> list[tuple[float, data.Pool]]:
     strategy = "sample" if axis == "temperature" else "budget_forcing"
     runs = data.load_runs(store(), strategy)
     runs = runs[runs["model"] == model]
+    if axis != "temperature":
+        mode = "force" if axis == "thinking" else "cap"
+        runs = runs[[p.get("mode", "force") == mode for p in runs["params"]]]
     if axis == "temperature":
         runs = runs.sort_values("n", ascending=False).drop_duplicates("temperature")
         return sorted((float(r.temperature), data.load_pool(store(), r.run_key)) for r in runs.itertuples())
