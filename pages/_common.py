@@ -94,7 +94,7 @@ def ci_figure(df: pd.DataFrame, *, x: str, y: str = "acc", lo: str = "lo", hi: s
         dash = STRATEGY_DASH.get(str(part[dash_col].iloc[0]), "solid") if dash_col else "solid"
         rgba = _rgba(color, 0.15) if color else "rgba(128,128,128,0.15)"
         fig.add_trace(go.Scatter(x=pd.concat([part[x], part[x][::-1]]), y=pd.concat([part[hi], part[lo][::-1]]),
-                                 fill="toself", fillcolor=rgba, line=dict(width=0), hoverinfo="skip",
+                                 fill="toself", fillcolor=rgba, line=dict(width=0), hoverinfo="skip", mode="lines",
                                  showlegend=False, legendgroup=str(name)))
         custom = part[hover].to_numpy() if hover else None
         template = "<br>".join([f"<b>{html_safe(name)}</b>", f"{x_title}: %{{x:.3g}}", f"{y_title}: %{{y:.3f}}",

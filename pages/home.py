@@ -3,7 +3,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from backend.explore import curves
-from pages._common import ci_figure, download, explain, model_color
+from pages._common import ci_figure, download, explain, model_color, select
 
 st.title("Can a small model that thinks longer replace a bigger one?")
 st.markdown("Spending more compute **at inference time** — sampling many answers and voting, searching over "
@@ -11,7 +11,9 @@ st.markdown("Spending more compute **at inference time** — sampling many answe
             "This lab measures where that works and where it stops, on a zoo of models we trained ourselves so that "
             "both sides of the trade, **training FLOPs and inference FLOPs**, are exact.")
 
-h = curves.headline()
+choices = curves.headline()["choices"]
+picked = select("Small model", choices, "small", default=curves.headline()["small"]) if choices else None
+h = curves.headline(picked)
 if h["curves"].empty:
     st.info("The cache needs at least two trained CoT models with sampling pools for the headline chart "
             "(`python -m backend train-zoo`, then `python -m backend build-cache`).")
@@ -40,10 +42,12 @@ else:
                        f"answer of **{large}** ({ex['target_acc']:.1%}), at **{ex['flops_ratio']:.1f}×** its FLOPs "
                        "per prompt.")
         st.markdown(verdict)
-    explain("Lines: the smallest CoT model's accuracy as it spends more samples (majority vote, best-of-N with the "
-            "learned verifier), in FLOPs per prompt, with 95% bootstrap CIs over the held-out prompts. Diamonds: "
-            "one greedy answer of each model. Where a line crosses a diamond, inference compute has bought what "
-            "parameters bought.", "Snell et al. 2024, Scaling LLM Test-Time Compute Optimally")
+    explain("Lines: one CoT model's accuracy as it spends more compute — majority vote and best-of-N (learned "
+            "verifier) over more samples, and beam search over reasoning steps (with the learned verifier, and with "
+            "an exact step checker that stands for a perfect verifier) — in FLOPs per prompt, with 95% bootstrap CIs "
+            f"over the {int(df['n_prompts'].max())} held-out prompts. Diamonds: one greedy answer of each model. Where a line reaches a "
+            "larger model's diamond, inference compute has bought what parameters bought.",
+            "Snell et al. 2024, Scaling LLM Test-Time Compute Optimally")
     download(df, "headline")
 
 st.subheader("A 60-second tour")

@@ -31,16 +31,18 @@ wm = wm.dropna(subset=["model"])
 wm["label"] = [f"{m}<br>{s} k={int(k)}" for m, s, k in zip(wm["model"], wm["strategy"], wm["k"])]
 budgets = sorted(wm["budget"].unique())
 order = {m: i for i, m in enumerate(finals)}
-z = wm.pivot_table(index="bin", columns="budget", values="model", aggfunc="first", observed=False)
+bin_order = [b for b in common.bin_labels(kind, ref) if b in set(wm["bin"])]
+grid = lambda col: wm.pivot_table(index="bin", columns="budget", values=col, aggfunc="first",
+                                  observed=False).reindex(bin_order)
+z = grid("model")
 fig = go.Figure(go.Heatmap(
     z=[[order.get(v, np.nan) for v in row] for row in z.to_numpy()], x=[f"{b:.2g}" for b in z.columns],
     y=[str(b) for b in z.index], colorscale=[[i / max(1, len(finals) - 1), model_color(m)] for i, m in enumerate(finals)],
     zmin=0, zmax=max(1, len(finals) - 1), showscale=False,
-    text=wm.pivot_table(index="bin", columns="budget", values="label", aggfunc="first", observed=False).to_numpy(),
-    texttemplate="%{text}", customdata=wm.pivot_table(index="bin", columns="budget", values="acc", aggfunc="first",
-                                                       observed=False).to_numpy(),
+    text=grid("label").to_numpy(), texttemplate="%{text}", customdata=grid("acc").to_numpy(),
     hovertemplate="bin %{y}<br>≤ %{x} FLOPs/prompt<br>%{text}<br>accuracy %{customdata:.3f}<extra></extra>"))
-fig.update_layout(height=140 + 70 * len(z.index), xaxis_title="inference FLOPs per prompt (budget)",
+fig.update_layout(height=140 + 70 * len(z.index), xaxis_title="inference FLOPs per prompt (budget, log-spaced)",
+                  xaxis_type="category", yaxis_type="category",
                   yaxis_title=f"difficulty ({kind})", margin=dict(l=10, r=10, t=10, b=10))
 st.plotly_chart(fig, key="winner")
 st.caption("Colour = winning model (" + ", ".join(finals) + "); text = its best strategy and budget k. Oracle "

@@ -6,7 +6,7 @@ import pandas as pd
 
 from backend.analysis import frontier as F
 from backend.explore.common import STRATEGY_LABELS, bins, final_models
-from backend.explore.derived import points
+from backend.explore.derived import memo, points
 
 UNITS = {"samples": "samples", "tokens": "tokens", "flops": "flops"}
 
@@ -36,26 +36,38 @@ def curves(models: list[str], strategies: list[str], bin_kind: str = "all", bin_
 def series_name(r) -> str:
     """A line's legend label: model · strategy · the settings that distinguish it."""
     setting = str(r.setting or "")
-    for drop in ("verifier=learned", "width=4"):
-        setting = setting.replace(drop, "")
+    for old, new in (("verifier=learned", "learned verifier"), ("verifier=steps", "exact step checker"),
+                     ("verifier=oracle", "oracle"), ("width=4", ""), ("mode=force", "forced length"),
+                     ("mode=cap", "capped")):
+        setting = setting.replace(old, new)
     setting = ", ".join(x.strip() for x in setting.split(",") if x.strip())
     label = STRATEGY_LABELS.get(r.strategy, r.strategy)
     return f"{r.model} · {label}" + (f" ({setting})" if setting else "")
 
 
-def headline() -> dict:
-    """Home's chart: the smallest CoT model's majority vote and best-of-N against every larger CoT model's greedy
-    answer, in FLOPs per prompt — and the exchange rate to the next size up."""
+@memo
+def headline(small: str | None = None) -> dict:
+    """Home's chart: one CoT model spending more samples (majority vote, best-of-N with the learned verifier) and
+    searching (beam search, learned verifier and exact step checker) against every CoT model's single greedy
+    answer, in FLOPs per prompt — with the exchange rate to the next size up. The default small model is the one
+    whose exchange rate is finite at the fewest samples (else the second largest)."""
     finals = final_models("cot")
+    empty = {"curves": pd.DataFrame(), "greedy": pd.DataFrame(), "exchange": None, "small": None, "large": None,
+             "choices": finals[:-1]}
     if len(finals) < 2:
-        return {"curves": pd.DataFrame(), "greedy": pd.DataFrame(), "exchange": None, "small": None, "large": None}
-    small, large = finals[0], finals[1]
+        return empty
     pts = points()
-    c = curves([small], ["maj@k", "best-of-k"])
-    c = c[c["setting"].str.startswith("T=0.8")]
-    g = curves(finals, ["greedy"])
-    try:
-        ex = F.exchange_rate(pts, small, large, method="maj@k")
-    except ValueError:
-        ex = None
-    return {"curves": c, "greedy": g, "exchange": ex, "small": small, "large": large}
+    rates = {}
+    for a, b in zip(finals, finals[1:]):
+        try:
+            rates[a] = F.exchange_rate(pts, a, b, method="maj@k", n_boot=500)
+        except ValueError:
+            rates[a] = None
+    if small not in rates:
+        reached = [a for a, r in rates.items() if r and not r["never"]]
+        small = min(reached, key=lambda a: rates[a]["k"]) if reached else finals[-2]
+    large = finals[finals.index(small) + 1]
+    c = curves([small], ["maj@k", "best-of-k", "beam"])
+    c = c[c["setting"].str.startswith("T=0.8") | (c["strategy"] == "beam")]
+    return {"curves": c, "greedy": curves(finals, ["greedy"]), "exchange": rates[small], "small": small,
+            "large": large, "choices": finals[:-1]}
