@@ -129,7 +129,19 @@ def unit_label(unit: str) -> str:
             "flops": "inference FLOPs per prompt"}[unit]
 
 
+def use_navigation() -> None:
+    """With a pages/ folder beside app.py, Streamlit serves the very first session of a new server in its legacy
+    multipage mode when that session opens a page URL directly (the page runs without app.py's navigation).
+    Switching the flag off and rerunning puts that session, and every later one, on app.py's st.navigation."""
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
 def header(title: str, question: str) -> None:
+    use_navigation()
     st.title(title)
     st.markdown(f"**{question}**")
 

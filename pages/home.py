@@ -3,7 +3,9 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from backend.explore import curves
-from pages._common import ci_figure, download, explain, model_color, select
+from pages._common import ci_figure, download, explain, model_color, select, use_navigation
+
+use_navigation()
 
 st.title("Can a small model that thinks longer replace a bigger one?")
 st.markdown("Spending more compute **at inference time** — sampling many answers and voting, searching over "

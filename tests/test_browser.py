@@ -16,7 +16,7 @@ import pytest
 CHROMIUM = "/usr/bin/chromium"
 ROOT = Path(__file__).resolve().parents[1]
 SHOTS = ROOT / "artifacts" / "screenshots"
-PAGES = {"": "Home", "budget": "Budget curves", "small-vs-large": "Small vs large", "spread": "Spread",
+PAGES = {"spread": "Spread", "": "Home", "budget": "Budget curves", "small-vs-large": "Small vs large",
          "adaptive": "Adaptive compute", "reasoning": "Reasoning vs not", "traces": "Traces",
          "playground": "Playground", "real-models": "Real models", "claims": "Claims", "zoo": "Zoo & cache"}
 NO_CHART = {"playground"}  # the Playground draws its output only after a run
@@ -97,6 +97,8 @@ def test_page_renders_in_a_real_browser(server, page, path):
     page.goto(f"{server}/{path}")
     _wait_idle(page)
     _no_exception(page, PAGES[path])
+    # the app's own navigation, also when the first page a new server serves is not Home
+    assert page.locator("[data-testid='stSidebarNav']").get_by_text("Home", exact=True).count() == 1
     if path not in NO_CHART:
         page.wait_for_selector(".js-plotly-plot .main-svg", timeout=60_000)
         assert page.locator(".js-plotly-plot").count() >= 1
