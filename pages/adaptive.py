@@ -11,14 +11,17 @@ finals = common.final_models("cot")
 if not finals:
     st.info("No CoT models with runs in the cache yet.")
     st.stop()
-c1, c2 = st.columns(2)
+c1, c2, c3 = st.columns([2, 2, 1])
 with c1:
-    model = select("Model", finals, "model", default=finals[min(1, len(finals) - 1)])
+    model = select("Model", finals, "model", default=finals[0])
 with c2:
     kind = select("Difficulty known as", ["oracle", "predicted", "band"], "bins", default="oracle",
                   format_func=lambda k: common.BIN_KINDS[k])
+with c3:
+    perfect = st.toggle("Allow a perfect verifier", value=False, key="perfect", bind="query-params",
+                        help="admit beam search / DVTS driven by the exact step checker (an upper bound)")
 try:
-    alloc = adaptive.allocation(model, kind)
+    alloc = adaptive.allocation(model, kind, perfect)
 except ValueError as e:
     st.warning(safe(e, 300))
     st.stop()

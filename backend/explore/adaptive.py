@@ -13,11 +13,14 @@ from backend.explore.derived import memo, points
 
 
 @memo
-def allocation(model: str, bin_kind: str, n_budgets: int = 10) -> pd.DataFrame:
-    """Per budget: the best per-bin choice of the model's own strategies vs its best uniform strategy, gain CI."""
+def allocation(model: str, bin_kind: str, perfect_verifier: bool = False, n_budgets: int = 10) -> pd.DataFrame:
+    """Per budget: the best per-bin choice of the model's own strategies vs its best uniform strategy, gain CI.
+    ``perfect_verifier`` admits strategies driven by the exact step checker (an upper bound, not deployable)."""
     pts = points()
     keep = (pts.meta["model"] == model) & ~pts.meta["oracle"].to_numpy(dtype=bool) \
-        & ~pts.meta["verifier"].isin(["steps"]) & ~pts.meta["strategy"].isin(["adaptive"])
+        & ~pts.meta["strategy"].isin(["adaptive"])
+    if not perfect_verifier:
+        keep &= ~pts.meta["verifier"].isin(["steps"])
     sel = pts.rows(keep.to_numpy())
     b = bins(bin_kind, model)
     if b is None:

@@ -78,7 +78,7 @@ def token_grid(df: pd.DataFrame, limit: int = 16) -> dict:
     for i, r in enumerate(rows.itertuples()):
         vals = list(r.token_logprobs)
         lp[i, : len(vals)] = vals
-        text = r.text + "⏎"  # one character per token; the end-of-sequence token shown as ⏎
+        text = r.text.replace("\n", "¶") + "⏎"  # one character per token; newline shown as ¶, end of sequence as ⏎
         for j in range(len(vals)):
             chars[i][j] = text[j] if j < len(text) else ""
         if is_list(r.forced):
