@@ -100,7 +100,7 @@ KINDS = {"greedy": ("greedy",), "pools": ("sample",), "search": ("beam", "dvts")
 
 
 def default_plan(models: list[str] | None = None, per_cell: int = 16, quick: bool = False,
-                 kinds: list[str] | None = None) -> list[PlannedRun]:
+                 kinds: list[str] | None = None, verifiers: list[str] | None = None) -> list[PlannedRun]:
     """The shipped cache's runs for these zoo members (default all), optionally only some kinds of run."""
     unknown = set(kinds or ()) - set(KINDS)
     if unknown:
@@ -116,7 +116,10 @@ def default_plan(models: list[str] | None = None, per_cell: int = 16, quick: boo
         plan += pool_runs(card, prompts, quick)
     plan += strategy_runs(cards, prompts, quick)
     wanted = {s for k in (kinds or KINDS) for s in KINDS[k]}
-    return [r for r in plan if r.spec.strategy in wanted]
+    plan = [r for r in plan if r.spec.strategy in wanted]
+    if verifiers is not None:  # runs without a verifier always stay
+        plan = [r for r in plan if r.spec.verifier is None or r.spec.verifier in verifiers]
+    return plan
 
 
 def byo_plan(model: str, prompts: list[PromptRecord], n: int, temperature: float, max_new_tokens: int = 256,

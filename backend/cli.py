@@ -36,7 +36,8 @@ def _build_cache(args) -> int:
     byo = [f for f in ("task", "data", "limit", "shots", "shots_from") if getattr(args, f) is not None]
     if byo:
         raise ValueError(f"--{byo[0].replace('_', '-')} needs --model (without it, build-cache builds the zoo runs)")
-    plan = default_plan(args.models, per_cell=args.per_cell, quick=args.quick, kinds=args.kinds)
+    plan = default_plan(args.models, per_cell=args.per_cell, quick=args.quick, kinds=args.kinds,
+                        verifiers=args.verifiers)
     summary = build(plan, batch_prompts=args.batch_prompts, progress_file=args.progress_file)
     if args.derive:
         from backend.explore import derived
@@ -122,7 +123,12 @@ def _compact(args) -> int:
 
     from backend.explore import derived, reset_store
 
-    out = compact()
+    from backend.store import Store
+
+    drop = set()
+    if args.drop_verifier:  # e.g. after retraining the learned verifier: its runs and pool scores are stale
+        drop = set(Store().sql("SELECT run_key FROM runs WHERE verifier = ?", [args.drop_verifier])["run_key"])
+    out = compact(drop_runs=drop, drop_scores_by=args.drop_verifier)
     reset_store()
     out["derived"] = derived.precompute()  # the app reads these on first load
     print(json.dumps(out, indent=2))
@@ -211,6 +217,8 @@ def main(argv: list[str] | None = None) -> int:
     byo.add_argument("--seed", type=int, default=0, help="sampling seed of the pool")
     bc.add_argument("--no-derive", dest="derive", action="store_false",
                     help="skip precomputing the app's derived data (budget points, claims) at the end")
+    bc.add_argument("--verifiers", nargs="+", metavar="NAME", help="only runs using these verifiers (runs "
+                    "without one always run), e.g. --verifiers steps")
     bc.add_argument("--kinds", nargs="+", metavar="KIND", help="only these kinds of run: greedy pools search "
                     "forcing adaptive route (default all)")
     bc.add_argument("--progress-file", type=Path, default=None, help="write progress as JSON here (app jobs)")
@@ -237,6 +245,7 @@ def main(argv: list[str] | None = None) -> int:
     tv.add_argument("--threads", type=int, default=None)
     tv.set_defaults(func=_train_verifier)
     cp = sub.add_parser("compact", help="merge all cache batches into one (faster loading; atomic)")
+    cp.add_argument("--drop-verifier", metavar="NAME", help="leave out runs using this verifier and its pool scores")
     cp.set_defaults(func=_compact)
     be = sub.add_parser("bench", help="benchmarks that print and save their figures")
     be.add_argument("which", choices=BENCHES)

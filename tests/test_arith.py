@@ -88,3 +88,18 @@ def test_parser_reads_steps_and_answer():
     assert (p.steps[1].a, p.steps[1].op, p.steps[1].b, p.steps[1].c) == (243, "*", 6, 1458)
     assert arith.parse("A:17").answer == 17
     assert arith.parse("T:1+2=3;1+\nA:3").steps[1].a is None
+
+
+def test_corrupted_traces_have_exactly_one_slip_and_a_wrong_answer():
+    rng = random.Random(2)
+    for _ in range(2000):
+        p = arith.generate(rng.randint(1, 6), rng.randint(1, 3), rng)
+        text = arith.corrupted_cot(p, rng)
+        parsed = arith.parse(text)
+        labels = arith.check_steps(p.expr, parsed.steps)
+        first_bad = labels.index(False)
+        assert all(labels[:first_bad]) and not any(labels[first_bad:])
+        assert len(parsed.steps) == p.n_ops and "wait" not in text
+        # every step after the slip is arithmetically right: the error is carried, not repeated
+        assert all(s.c == (s.a + s.b if s.op == "+" else s.a - s.b if s.op == "-" else s.a * s.b)
+                   for s in parsed.steps[first_bad + 1:])

@@ -8,6 +8,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import pyarrow.compute as pc
+
 from backend.store.reader import Store
 from backend.store.schema import TABLES
 from backend.store.writer import batches_dir, commit_batch, remove_stale_tmp
@@ -17,18 +19,21 @@ _ORDER = {"samples": "run_key, prompt_key, sample_idx", "scores": "run_key, veri
           "prompts": "prompt_key"}
 
 
-def compact(root: Path | None = None, drop_runs: set[str] = frozenset()) -> dict:
+def compact(root: Path | None = None, drop_runs: set[str] = frozenset(), drop_scores_by: str | None = None) -> dict:
     """Rewrite the store as one batch (rows deduplicated and sorted by run and prompt), leaving out the runs in
     ``drop_runs`` (e.g. runs scored by a verifier that was retrained); returns what it did."""
     store = Store(root)
     old = sorted(store._loaded)
-    if len(old) <= 1 and not drop_runs:
+    if len(old) <= 1 and not drop_runs and not drop_scores_by:
         return {"batches_before": len(old), "batches_after": len(old)}
     keep = "WHERE run_key NOT IN (SELECT unnest(?))"
     with store._lock:
         tables = {name: store._con.execute(f"SELECT * FROM {name} {keep if name != 'prompts' else ''} "
                                            f"ORDER BY {_ORDER[name]}", [sorted(drop_runs)] if name != "prompts" else [])
                   .to_arrow_table() for name in TABLES}
+        if drop_scores_by:
+            scores = tables["scores"]
+            tables["scores"] = scores.filter(pc.not_equal(scores.column("verifier"), drop_scores_by))
     commit_batch(tables, store.root, replaces=old)
     for name in old:
         shutil.rmtree(batches_dir(store.root) / name, ignore_errors=True)

@@ -86,20 +86,39 @@ def _apply(a: int, op: str, b: int) -> int:
 @lru_cache(maxsize=65536)
 def solve(expr: str) -> tuple[tuple[tuple[int, str, int, int], ...], int]:
     """Canonical reduction: every ``*`` left to right, then ``+``/``-`` left to right. Returns (steps, answer)."""
+    return _reduce(expr)
+
+
+def _reduce(expr: str, wrong_at: int | None = None, rng: random.Random | None = None):
+    """The canonical reduction; with ``wrong_at`` that step's result is corrupted and later steps carry on from
+    the wrong value (each of them arithmetically right), as a model that slipped once would write it."""
     nums, ops = tokens_of(expr)
     steps = []
+
+    def result(a, op, b):
+        c = _apply(a, op, b)
+        return _corrupt(c, rng) if len(steps) == wrong_at else c
+
     while "*" in ops:
         i = ops.index("*")
-        c = nums[i] * nums[i + 1]
+        c = result(nums[i], "*", nums[i + 1])
         steps.append((nums[i], "*", nums[i + 1], c))
         nums[i : i + 2] = [c]
         del ops[i]
     while ops:
-        c = _apply(nums[0], ops[0], nums[1])
+        c = result(nums[0], ops[0], nums[1])
         steps.append((nums[0], ops[0], nums[1], c))
         nums[0:2] = [c]
         del ops[0]
     return tuple(steps), nums[0]
+
+
+def corrupted_cot(problem: Problem, rng: random.Random) -> str:
+    """A CoT trace with exactly one wrong step (a one-digit slip) that the rest of the trace builds on: a hard
+    negative that differs from the gold trace in arithmetic only, not in length or form."""
+    n = len(solve(problem.expr)[0])
+    steps, answer = _reduce(problem.expr, wrong_at=rng.randrange(n), rng=rng)
+    return THINK_MARK + STEP_SEP.join(_fmt_step(*st) for st in steps) + ANSWER_MARK + str(answer)
 
 
 def _operand(rng: random.Random, digits: int) -> int:
