@@ -132,11 +132,13 @@ def unit_label(unit: str) -> str:
 def use_navigation() -> None:
     """With a pages/ folder beside app.py, Streamlit serves the very first session of a new server in its legacy
     multipage mode when that session opens a page URL directly (the page runs without app.py's navigation).
-    Switching the flag off and rerunning puts that session, and every later one, on app.py's st.navigation."""
+    Switching the flag off and rerunning puts that session, and every later one, on app.py's st.navigation.
+    Once per session: a rerun later would swallow a button click (AppTest resets the flag on every run)."""
     from streamlit.runtime.pages_manager import PagesManager
 
-    if PagesManager.uses_pages_directory:
+    if PagesManager.uses_pages_directory and not st.session_state.get("_navigation_fixed"):
         PagesManager.uses_pages_directory = False
+        st.session_state["_navigation_fixed"] = True
         st.rerun()
 
 
