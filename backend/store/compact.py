@@ -28,8 +28,8 @@ def compact(root: Path | None = None, drop_runs: set[str] = frozenset(), drop_sc
         return {"batches_before": len(old), "batches_after": len(old)}
     keep = "WHERE run_key NOT IN (SELECT unnest(?))"
     with store._lock:
-        tables = {name: store._con.execute(f"SELECT * FROM {name} {keep if name != 'prompts' else ''} "
-                                           f"ORDER BY {_ORDER[name]}", [sorted(drop_runs)] if name != "prompts" else [])
+        tables = {name: store._con.sql(f"SELECT * FROM {name} {keep if name != 'prompts' else ''} "
+                                       f"ORDER BY {_ORDER[name]}", params=[sorted(drop_runs)] if name != "prompts" else None)
                   .to_arrow_table() for name in TABLES}
         if drop_scores_by:
             scores = tables["scores"]
