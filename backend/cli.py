@@ -164,6 +164,8 @@ def _tables() -> int:
         print(f"\n'wait' ablation: {e}")
     print()
     print(summary.search_table(pts, final_models("cot")).to_string(index=False))
+    print("\nlearned verifier on the main pools (T=0.8): pooled vs within-prompt AUROC, correlation with length")
+    print(summary.verifier_table().to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     return 0
 
 

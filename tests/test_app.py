@@ -117,3 +117,16 @@ def test_zoo_page_lists_cards_and_cache(app):
     before = _charts(at)
     at.selectbox(key="member").set_value("micro-cot-b").run()
     assert _charts(at) != before
+
+
+def test_verifier_table_reads_the_pools(app_cache, monkeypatch):
+    from backend import explore
+    from backend.analysis.summary import verifier_table
+
+    monkeypatch.setenv("TTC_CACHE", str(app_cache))
+    explore.reset_store()
+    table = verifier_table(min_n=2)
+    assert len(table) and set(table["verifier"]) == {"learned"}
+    assert table["pooled_auroc"].dropna().between(0, 1).all()
+    assert table["within_prompt_auroc"].dropna().between(0, 1).all()
+    assert (table["prompts_mixed"] <= table["prompts"]).all()

@@ -2,7 +2,7 @@ import random
 
 import pytest
 
-from backend.analysis.metrics import auroc
+from backend.analysis.metrics import auroc, within_group_auroc
 from backend.tasks import arith, arith_record
 from backend.verifiers import aggregate, cost, get_verifier
 from backend.verifiers.learned import score_positions
@@ -85,3 +85,17 @@ def test_auroc_against_brute_force():
         pairs = [(a, b) for a, ya in zip(s, y) if ya for b, yb in zip(s, y) if not yb]
         brute = sum(1.0 if a > b else 0.5 if a == b else 0.0 for a, b in pairs) / len(pairs)
         assert auroc(y, s) == pytest.approx(brute)
+
+
+def test_within_prompt_auroc_sees_through_prompt_difficulty():
+    # the score ranks prompts (easy prompt high) but, inside each prompt, ranks wrong samples above right ones
+    y = [1, 1, 1, 0, 1, 0, 0, 0]
+    s = [0.90, 0.80, 0.70, 0.95, 0.05, 0.30, 0.10, 0.15]
+    g = [0, 0, 0, 0, 1, 1, 1, 1]
+    assert auroc(y, s) > 0.5
+    within, n = within_group_auroc(y, s, g)
+    assert n == 2
+    assert within == pytest.approx((auroc(y[:4], s[:4]) + auroc(y[4:], s[4:])) / 2)
+    assert within == pytest.approx(0.0)
+    with pytest.raises(ValueError):
+        within_group_auroc([1, 1], [0.1, 0.2], [0, 1])

@@ -30,3 +30,17 @@ def accuracy_at(labels, scores, threshold: float = 0.5) -> float:
     if y.shape != s.shape or not len(y):
         raise ValueError("labels and scores must be non-empty and of equal length")
     return float(((s >= threshold) == y).mean())
+
+
+def within_group_auroc(labels, scores, groups) -> tuple[float, int]:
+    """Mean over groups (prompts) of the AUROC inside each group, and how many groups had both labels. A pooled
+    AUROC can be high just by ranking easy prompts above hard ones; best-of-N only sees the ranking inside a prompt."""
+    y = np.asarray(labels, dtype=bool)
+    s = np.asarray(scores, dtype=float)
+    g = np.asarray(groups)
+    if not (y.shape == s.shape == g.shape) or y.ndim != 1:
+        raise ValueError("labels, scores and groups must be 1-D and of equal length")
+    values = [auroc(y[g == k], s[g == k]) for k in np.unique(g) if 0 < y[g == k].sum() < (g == k).sum()]
+    if not values:
+        raise ValueError("no group has both a positive and a negative label")
+    return float(np.mean(values)), len(values)

@@ -61,3 +61,31 @@ def search_table(points: F.Points, models: list[str], budgets=(4, 16, 64)) -> pd
                     row[label] = f"{h.acc:.3f} [{h.lo:.3f}, {h.hi:.3f}]"
             rows.append(row)
     return pd.DataFrame(rows)
+
+
+def verifier_table(store=None, verifier: str = "learned", temperature: float = 0.8, min_n: int = 256) -> pd.DataFrame:
+    """How a verifier ranks each model's main pool (T = 0.8, n >= 256): pooled AUROC (across prompts), mean AUROC
+    within a prompt (what best-of-N uses), and the correlation of its score with the trace length."""
+    from backend.analysis.data import load_pool, load_runs
+    from backend.analysis.metrics import auroc, within_group_auroc
+
+    runs = load_runs(store, "sample")
+    rows = []
+    for _, r in runs[(runs["temperature"] == temperature) & (runs["n"] >= min_n)].iterrows():
+        pool = load_pool(store, r["run_key"])
+        s = pool.scores.get(verifier)
+        if s is None or not len(pool.prompt_keys):
+            continue
+        ok = ~np.isnan(s)
+        y, sc = pool.correct[ok], s[ok]
+        groups = np.broadcast_to(np.arange(len(pool.prompt_keys))[:, None], s.shape)[ok]
+        mixed = 0 < y.sum() < len(y)  # a pool all right or all wrong has no ranking to judge
+        try:
+            within, n_groups = within_group_auroc(y, sc, groups)
+        except ValueError:  # no prompt with both right and wrong samples
+            within, n_groups = np.nan, 0
+        rows.append({"model": pool.model, "verifier": verifier, "prompts": len(pool.prompt_keys),
+                     "pooled_auroc": auroc(y, sc) if mixed else np.nan, "within_prompt_auroc": within,
+                     "prompts_mixed": n_groups,
+                     "corr_score_tokens": float(np.corrcoef(sc, pool.gen_tokens[ok])[0, 1])})
+    return pd.DataFrame(rows)
