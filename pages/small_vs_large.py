@@ -39,7 +39,7 @@ fig = go.Figure(go.Heatmap(
     z=[[order.get(v, np.nan) for v in row] for row in z.to_numpy()], x=[f"{b:.2g}" for b in z.columns],
     y=[str(b) for b in z.index], colorscale=[[i / max(1, len(finals) - 1), model_color(m)] for i, m in enumerate(finals)],
     zmin=0, zmax=max(1, len(finals) - 1), showscale=False,
-    text=grid("label").to_numpy(), texttemplate="%{text}", customdata=grid("acc").to_numpy(),
+    text=grid("label").fillna("nothing fits").to_numpy(), texttemplate="%{text}", customdata=grid("acc").to_numpy(),
     hovertemplate="bin %{y}<br>≤ %{x} FLOPs/prompt<br>%{text}<br>accuracy %{customdata:.3f}<extra></extra>"))
 fig.update_layout(height=140 + 70 * len(z.index), xaxis_title="inference FLOPs per prompt (budget, log-spaced)",
                   xaxis_type="category", yaxis_type="category",
