@@ -56,14 +56,12 @@ def spread_curve(pools: list[tuple[float, Pool]], k: int, *, n_boot: int = 2000,
     common = sorted(set.intersection(*(set(df.index) for df in per.values())))
     if not common:
         raise ValueError("the pools share no prompts")
-    rows = []
-    for cond, df in per.items():
-        sub = df.loc[common]
-        for metric in METRICS:
-            mean, lo, hi = E.bootstrap_ci(sub[metric].to_numpy(), n_boot=n_boot, seed=seed)
-            rows.append({"condition": cond, "metric": metric, "value": mean, "lo": lo, "hi": hi, "k": k,
-                         "n_prompts": len(common)})
-    return pd.DataFrame(rows)
+    labels = [(cond, metric) for cond in per for metric in METRICS]
+    values = np.stack([per[cond].loc[common, metric].to_numpy(dtype=float) for cond, metric in labels])
+    # one call: every series gets the same resampled prompts as bootstrap_ci with this seed would draw
+    mean, lo, hi = E.bootstrap_curve_ci(values, n_boot=n_boot, seed=seed)
+    return pd.DataFrame([{"condition": cond, "metric": metric, "value": float(m), "lo": float(a), "hi": float(b),
+                          "k": k, "n_prompts": len(common)} for (cond, metric), m, a, b in zip(labels, mean, lo, hi)])
 
 
 def answer_shares(pools: list[tuple[float, Pool]], prompt_key: str, top: int = 6) -> pd.DataFrame:

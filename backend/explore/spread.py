@@ -14,6 +14,7 @@ AXES = {"temperature": "sampling temperature",
         "cap": "thinking cap (the model may stop earlier; the answer marker cuts at the cap)"}
 
 
+@memo  # shared by the page's curve, prompt list and answer shares, and across k
 def _pools(model: str, axis: str) -> list[tuple[float, data.Pool]]:
     if axis not in AXES:
         raise ValueError(f"unknown axis {axis!r}; choose one of {', '.join(AXES)}")
