@@ -3,6 +3,8 @@
 Run with `make app` (or `streamlit run app.py`). Every page reads the shipped cache under cache/."""
 import streamlit as st
 
+from backend.explore import warm_up
+
 st.set_page_config(page_title="ttc-lab · test-time compute", page_icon=":material/calculate:", layout="wide")
 
 PAGES = {
@@ -25,4 +27,5 @@ PAGES = {
     ],
 }
 
+warm_up()  # load the generations store in the background while the first page draws from derived data
 st.navigation(PAGES).run()

@@ -8,6 +8,7 @@ from backend.store import Store
 
 _lock = threading.Lock()
 _store: Store | None = None
+_warming = False
 
 
 def store() -> Store:
@@ -20,11 +21,22 @@ def store() -> Store:
     return _store
 
 
+def warm_up() -> None:
+    """Load the store in a background thread, so the first page that queries it does not wait for the load while
+    pages that read only derived data render at once. Safe to call many times."""
+    global _warming
+    with _lock:
+        if _warming or _store is not None:
+            return
+        _warming = True
+    threading.Thread(target=store, name="ttc-store-warm-up", daemon=True).start()
+
+
 def reset_store() -> None:
     """Forget the shared store (tests point TTC_CACHE elsewhere between runs)."""
-    global _store
+    global _store, _warming
     with _lock:
-        _store = None
+        _store, _warming = None, False
 
 
 def unique_labels(labels: list[str]) -> list[str]:

@@ -22,10 +22,12 @@ PROBE = 4  # samples behind a predicted difficulty
 
 
 def zoo_models() -> pd.DataFrame:
-    """Zoo models (CoT or direct) with runs in the cache, smallest first, with their card data."""
-    runs = set(data.load_runs(store())["model"])
-    table = data.model_table(store())
-    table = table[table["name"].isin(runs) & table["fmt"].isin(["cot", "direct"])]
+    """Zoo models (CoT or direct) with results in the cache, smallest first, with their card data."""
+    have = set(points().meta["model"])  # from the derived data: no need to wait for the store to load
+    table = data.model_table()
+    if not have <= set(table["name"]):  # some models are known only from the runs table
+        table = data.model_table(store())
+    table = table[table["name"].isin(have) & table["fmt"].isin(["cot", "direct"])]
     return table.sort_values(["params", "name"]).reset_index(drop=True)
 
 

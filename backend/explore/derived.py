@@ -15,15 +15,18 @@ import pandas as pd
 from backend.analysis.frontier import Points, collect_points
 from backend.explore import store
 from backend.paths import cache_dir
+from backend.store.reader import visible_batches
+from backend.store.writer import store_dir
 
 _lock = threading.Lock()
 _memo: dict[tuple[str, str], object] = {}
 
 
 def signature() -> str:
-    """Identity of the cache state: a hash of the committed batch names."""
-    s = store()
-    return hashlib.blake2b("\n".join(sorted(s._loaded)).encode(), digest_size=8).hexdigest()
+    """Identity of the cache state: a hash of the committed batch names (from the folder listing, so a page that
+    only reads derived data never waits for the store to load)."""
+    dirs, _ = visible_batches(store_dir())
+    return hashlib.blake2b("\n".join(sorted(d.name for d in dirs)).encode(), digest_size=8).hexdigest()
 
 
 def _dir(sig: str) -> Path:

@@ -21,6 +21,24 @@ _KEYED = ("samples", "scores", "nodes", "results")  # tables whose rows belong t
 _UNIQUE = {"runs": "run_key", "prompts": "prompt_key"}
 
 
+def visible_batches(root: Path, on_problem=None) -> tuple[list[Path], frozenset[str]]:
+    """The committed batch folders a reader loads (those no compaction replaced), and the replaced ones; reads only
+    the folder listing, so the cache state can be identified without loading it."""
+    base = batches_dir(root)
+    dirs = sorted(d for d in base.glob(f"{BATCH_PREFIX}*") if d.is_dir()) if base.exists() else []
+    superseded: set[str] = set()
+    for d in dirs:
+        rep = d / "replaces.json"
+        if rep.exists():
+            try:
+                superseded |= set(json.loads(rep.read_text()))
+            except (OSError, json.JSONDecodeError) as e:
+                if on_problem:
+                    on_problem(f"{rep}: unreadable ({e}); its batch is skipped")
+                superseded.add(d.name)
+    return [d for d in dirs if d.name not in superseded], frozenset(superseded)
+
+
 class Store:
     """Query the cache with parametrised SQL: ``store.sql("SELECT … WHERE run_key = ?", [key])``."""
 
@@ -41,18 +59,7 @@ class Store:
 
     # -- loading ------------------------------------------------------------------------------------------------
     def _batches(self) -> tuple[list[Path], frozenset[str]]:
-        base = batches_dir(self.root)
-        dirs = sorted(d for d in base.glob(f"{BATCH_PREFIX}*") if d.is_dir()) if base.exists() else []
-        superseded: set[str] = set()
-        for d in dirs:
-            rep = d / "replaces.json"
-            if rep.exists():
-                try:
-                    superseded |= set(json.loads(rep.read_text()))
-                except (OSError, json.JSONDecodeError) as e:
-                    self._problem(f"{rep}: unreadable ({e}); its batch is skipped")
-                    superseded.add(d.name)
-        return [d for d in dirs if d.name not in superseded], frozenset(superseded)
+        return visible_batches(self.root, self._problem)
 
     def _problem(self, msg: str) -> None:
         if msg not in self.problems:
