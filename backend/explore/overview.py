@@ -16,9 +16,12 @@ def model_order() -> list[str]:
     fams = {}
     for c in cards:
         fams.setdefault(c.get("family") or c["name"].split("@")[0], c["params"])
-    extra = store().sql("SELECT model, max(model_params) AS p FROM runs GROUP BY model")
-    for m, p in zip(extra["model"], extra["p"]):
-        fams.setdefault(m.split("@")[0], int(p))
+    from backend.explore.derived import points
+
+    if not {m.split("@")[0] for m in points().meta["model"]} <= set(fams):  # imported / registered models
+        extra = store().sql("SELECT model, max(model_params) AS p FROM runs GROUP BY model")
+        for m, p in zip(extra["model"], extra["p"]):
+            fams.setdefault(m.split("@")[0], int(p))
     return sorted(fams, key=lambda m: (fams[m], m))
 
 

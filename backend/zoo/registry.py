@@ -8,7 +8,6 @@ import json
 import os
 from pathlib import Path
 
-import torch
 from safetensors import safe_open
 
 from backend.paths import zoo_dir
@@ -85,6 +84,7 @@ def fingerprint(path: Path) -> str:
 
 def load_model(path: str | Path, device: str = "cpu"):
     """(model, tokenizer) from a folder, safetensors only, no remote code, float32 for CPU compute."""
+    import torch  # here, not at the top: the app's pages list models without paying torch's import
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from transformers.utils import logging as hf_logging
 
