@@ -130,3 +130,21 @@ def test_verifier_table_reads_the_pools(app_cache, monkeypatch):
     assert table["pooled_auroc"].dropna().between(0, 1).all()
     assert table["within_prompt_auroc"].dropna().between(0, 1).all()
     assert (table["prompts_mixed"] <= table["prompts"]).all()
+
+
+def test_precomputed_spread_curves_equal_a_fresh_computation(app_cache, monkeypatch):
+    import pandas as pd
+
+    from backend import explore
+    from backend.analysis import spread as S
+    from backend.explore import derived, spread
+
+    monkeypatch.setenv("TTC_CACHE", str(app_cache))
+    explore.reset_store()
+    derived.precompute()
+    saved = derived.saved_table("spread")
+    assert saved is not None and len(saved)
+    model, axis = saved[["model", "axis"]].iloc[0]
+    for k in spread.K_OPTIONS:
+        fresh = S.spread_curve(spread._pools(model, axis), k)
+        pd.testing.assert_frame_equal(spread.spread_curve(model, axis, k), fresh, check_dtype=False)

@@ -88,10 +88,36 @@ def _plain(o):
     return o.tolist() if hasattr(o, "tolist") else str(o)
 
 
+def saved_table(name: str) -> pd.DataFrame | None:
+    """A table precomputed for this cache state, or None when it was not (then pages compute what they show)."""
+    sig = signature()
+    with _lock:
+        if (sig, name) in _memo:
+            return _memo[(sig, name)]
+    try:
+        df = pd.read_parquet(_dir(sig) / f"{name}.parquet")
+    except (OSError, ValueError):
+        return None
+    with _lock:
+        _memo[(sig, name)] = df
+    return df
+
+
+def _save_table(name: str, df: pd.DataFrame) -> None:
+    path = _dir(signature()) / f"{name}.parquet"
+    tmp = path.with_name(path.name + ".tmp")
+    df.to_parquet(tmp)
+    tmp.replace(path)  # atomic: a reader sees the old table or the new one
+
+
 def precompute() -> dict:
     """Compute and save everything derived (called at the end of build-cache and compact)."""
+    from backend.explore import spread
+
     pts = points()
-    return {"signature": signature(), "points": len(pts.meta), "claims": len(claims())}
+    curves = spread.all_curves()
+    _save_table("spread", curves)
+    return {"signature": signature(), "points": len(pts.meta), "claims": len(claims()), "spread_rows": len(curves)}
 
 
 def memo(fn):

@@ -7,7 +7,7 @@ import pandas as pd
 from backend.analysis import data
 from backend.analysis import spread as S
 from backend.explore import store
-from backend.explore.derived import memo
+from backend.explore.derived import memo, saved_table
 
 AXES = {"temperature": "sampling temperature",
         "thinking": "forced thinking length (s1: 'wait' extends, the answer marker cuts)",
@@ -30,9 +30,32 @@ def _pools(model: str, axis: str) -> list[tuple[float, data.Pool]]:
     return sorted((float(r.budget), data.load_pool(store(), r.run_key)) for r in runs.itertuples())
 
 
+K_OPTIONS = (2, 4, 8)  # the page's choices of k, precomputed for every final CoT model
+
+
+def all_curves() -> pd.DataFrame:
+    """Every final CoT model's spread curves for every axis and k in K_OPTIONS (saved with the derived data)."""
+    from backend.explore.common import final_models
+
+    parts = []
+    for model in final_models("cot"):
+        for axis in AXES:
+            pools = _pools(model, axis)
+            for k in K_OPTIONS if pools else ():
+                parts.append(S.spread_curve(pools, k).assign(model=model, axis=axis, k_asked=k))
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["model", "axis", "k_asked"])
+
+
 @memo
 def spread_curve(model: str, axis: str, k: int = 8) -> pd.DataFrame:
     """Each spread metric with its CI per condition; empty when the model has no such runs."""
+    if axis not in AXES:
+        raise ValueError(f"unknown axis {axis!r}; choose one of {', '.join(AXES)}")
+    saved = saved_table("spread")
+    if saved is not None and k in K_OPTIONS:
+        hit = saved[(saved["model"] == model) & (saved["axis"] == axis) & (saved["k_asked"] == k)]
+        if len(hit):
+            return hit.drop(columns=["model", "axis", "k_asked"]).reset_index(drop=True)
     pools = _pools(model, axis)
     return S.spread_curve(pools, k) if pools else pd.DataFrame()
 
