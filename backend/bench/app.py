@@ -48,8 +48,8 @@ def selections() -> dict[str, list]:
     out["Small vs large"] = [lambda k=k: small_large.winner_map(tuple(finals), (), k, finals[0])
                              for k in ("band", "oracle")] + \
         [lambda a=a, b=b, m=m: small_large.exchange(a, b, m, "band") for a, b in pairs for m in small_large.METHODS]
-    out["Spread"] = [lambda m=m, a=a, k=k: spread.spread_curve(m, a, k) for m in finals for a in spread.AXES
-                     for k in (2, 8)]
+    out["Spread"] = [lambda m=m, a=a, k=k: (spread.spread_curve(m, a, k), spread.prompt_options(m, a))
+                     for m in finals for a in spread.AXES for k in (2, 8)]  # the page draws both
     out["Adaptive compute"] = [lambda m=m, k=k: adaptive.allocation(m, k) for m in finals for k in ("oracle", "band")] \
         + [lambda d=d, c=c: adaptive.routing(d, c) for d, c in adaptive.route_pairs()]
     out["Reasoning vs not"] = [lambda k=k: reasoning.ceiling(tuple(models[:4]), k, None) for k in ("all", "band")] + \
