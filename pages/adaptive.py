@@ -27,8 +27,13 @@ except ValueError as e:
     st.stop()
 fig = go.Figure()
 for name, acc, lo, hi, flops, color, dash in [
-        ("compute-optimal by bin", alloc["alloc_acc"], None, None, alloc["alloc_flops"], model_color(model), "solid"),
-        ("uniform (best single strategy)", alloc["uniform_acc"], None, None, alloc["uniform_flops"], "#888888", "dash")]:
+        ("compute-optimal by bin", alloc["alloc_acc"], alloc["alloc_lo"], alloc["alloc_hi"], alloc["alloc_flops"],
+         model_color(model), "solid"),
+        ("uniform (best single strategy)", alloc["uniform_acc"], alloc["uniform_lo"], alloc["uniform_hi"],
+         alloc["uniform_flops"], "#888888", "dash")]:
+    fig.add_trace(go.Scatter(x=list(flops) + list(flops)[::-1], y=list(hi) + list(lo)[::-1], fill="toself",
+                             fillcolor=color, opacity=0.15, line=dict(width=0), hoverinfo="skip",
+                             showlegend=False, name=f"{name} 95% CI"))
     fig.add_trace(go.Scatter(x=flops, y=acc, mode="lines+markers", name=name, line=dict(color=color, dash=dash),
                              customdata=alloc[["choice"]].to_numpy() if "optimal" in name else None,
                              hovertemplate="%{x:.3g} FLOPs/prompt<br>accuracy %{y:.3f}" +

@@ -517,7 +517,8 @@ def allocate(points: Points, bins: pd.Series, budget: float, *, include_oracle: 
              seed: int = 0, level: float = 0.95) -> dict:
     """Compute-optimal allocation: per difficulty bin, the point (model / strategy / setting / k) that maximises total
     accuracy with mean per-query FLOPs ≤ budget (exact multiple-choice knapsack over the per-bin means), against the
-    best UNIFORM point (the same for every prompt) under the same budget, with a paired bootstrap CI on the gain.
+    best UNIFORM point (the same for every prompt) under the same budget, with a paired bootstrap CI on the gain and
+    a bootstrap CI on each accuracy.
 
     The uniform choice is itself a feasible allocation, so the gain is ≥ 0 on these prompts; it is chosen and scored
     on the same prompts (in-sample, as in Snell et al.'s oracle-bin analysis). Prompts: binned and answered by every
@@ -541,6 +542,8 @@ def allocate(points: Points, bins: pd.Series, budget: float, *, include_oracle: 
         alloc_i[m] = pts.acc[pick[b], m]
         alloc_f[m] = pts.flops[pick[b], m]
     d, lo, hi = E.paired_bootstrap_ci(alloc_i, pts.acc[u], n_boot=n_boot, seed=seed, level=level)
+    _, a_lo, a_hi = E.bootstrap_ci(alloc_i, n_boot=n_boot, seed=seed, level=level)
+    _, u_lo, u_hi = E.bootstrap_ci(pts.acc[u], n_boot=n_boot, seed=seed, level=level)
     meta = pts.meta
     per_bin = pd.DataFrame({"bin": names, "n_prompts": sizes.astype(int),
                             **{c: [meta[c].iloc[pick[b]] for b in range(len(names))]
@@ -548,8 +551,9 @@ def allocate(points: Points, bins: pd.Series, budget: float, *, include_oracle: 
                             "flops": [flops[b, pick[b]] for b in range(len(names))],
                             "acc": [acc[b, pick[b]] for b in range(len(names))]})
     uni = meta.iloc[u]
-    return {"budget": budget, "alloc_acc": float(alloc_i.mean()), "alloc_flops": float(alloc_f.mean()),
-            "uniform_acc": float(u_acc[u]), "uniform_flops": float(u_cost[u]), "uniform_model": uni["model"],
+    return {"budget": budget, "alloc_acc": float(alloc_i.mean()), "alloc_lo": a_lo, "alloc_hi": a_hi,
+            "alloc_flops": float(alloc_f.mean()), "uniform_acc": float(u_acc[u]), "uniform_lo": u_lo,
+            "uniform_hi": u_hi, "uniform_flops": float(u_cost[u]), "uniform_model": uni["model"],
             "uniform_strategy": uni["strategy"], "uniform_setting": uni["setting"], "uniform_k": int(uni["k"]),
             "gain": d, "gain_lo": lo, "gain_hi": hi, "n_prompts": int(total), "per_bin": per_bin}
 
