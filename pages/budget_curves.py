@@ -31,15 +31,13 @@ with c5:
     label = select("Bin", labels, "bin", default=labels[-1] if labels else None) if labels else None
 
 try:
-    df = curves.curves(chosen, chosen_s, kind, label)
+    df = curves.curves(chosen, chosen_s, kind, label, main_temperature=True)
 except ValueError as e:
     st.warning(str(e))
     st.stop()
 if df.empty:
     st.info("Nothing to plot for this selection: pick at least one model and one strategy the cache holds.")
     st.stop()
-df = df[df["setting"].str.match(r"^(T=0\.8|$)") | ~df["strategy"].isin(["pass@k", "maj@k", "best-of-k",
-                                                                        "weighted-maj@k"])]
 fig = ci_figure(df, x=unit, group="series", x_title=unit_label(unit), hover=["lo", "hi", "k", "n_prompts"])
 st.plotly_chart(fig, key="curves")
 st.caption(f"{int(df['n_prompts'].max())} prompts per point · shaded bands: 95% bootstrap CI over prompts · "

@@ -47,7 +47,7 @@ else:
     explain("Lines: one CoT model's accuracy as it spends more compute — majority vote and best-of-N (learned "
             "verifier) over more samples, and beam search over reasoning steps (with the learned verifier, and with "
             "an exact step checker that stands for a perfect verifier) — in FLOPs per prompt, with 95% bootstrap CIs "
-            f"over the {int(df['n_prompts'].max())} held-out prompts. Diamonds: one greedy answer of each model. Where a line reaches a "
+            f"over the {h['n_prompts']} held-out prompts. Diamonds: one greedy answer of each model. Where a line reaches a "
             "larger model's diamond, inference compute has bought what parameters bought.",
             "Snell et al. 2024, Scaling LLM Test-Time Compute Optimally")
     download(df, "headline")

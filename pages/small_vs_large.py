@@ -27,21 +27,15 @@ try:
 except ValueError as e:
     st.warning(safe(e, 300))
     st.stop()
-wm = wm.dropna(subset=["model"])
-wm["label"] = [f"{m}<br>{s} k={int(k)}" for m, s, k in zip(wm["model"], wm["strategy"], wm["k"])]
-budgets = sorted(wm["budget"].unique())
-order = {m: i for i, m in enumerate(finals)}
-bin_order = [b for b in common.bin_labels(kind, ref) if b in set(wm["bin"])]
-grid = lambda col: wm.pivot_table(index="bin", columns="budget", values=col, aggfunc="first",
-                                  observed=False).reindex(bin_order)
-z = grid("model")
+g = small_large.winner_grid(wm, finals, common.bin_labels(kind, ref))
+wm = g["table"]
 fig = go.Figure(go.Heatmap(
-    z=[[order.get(v, np.nan) for v in row] for row in z.to_numpy()], x=[f"{b:.2g}" for b in z.columns],
-    y=[str(b) for b in z.index], colorscale=[[i / max(1, len(finals) - 1), model_color(m)] for i, m in enumerate(finals)],
+    z=g["model_index"], x=[f"{b:.2g}" for b in g["budgets"]], y=g["bins"],
+    colorscale=[[i / max(1, len(finals) - 1), model_color(m)] for i, m in enumerate(finals)],
     zmin=0, zmax=max(1, len(finals) - 1), showscale=False,
-    text=grid("label").fillna("nothing fits").to_numpy(), texttemplate="%{text}", customdata=grid("acc").to_numpy(),
+    text=g["label"], texttemplate="%{text}", customdata=g["acc"],
     hovertemplate="bin %{y}<br>≤ %{x} FLOPs/prompt<br>%{text}<br>accuracy %{customdata:.3f}<extra></extra>"))
-fig.update_layout(height=140 + 70 * len(z.index), xaxis_title="inference FLOPs per prompt (budget, log-spaced)",
+fig.update_layout(height=140 + 70 * len(g["bins"]), xaxis_title="inference FLOPs per prompt (budget, log-spaced)",
                   xaxis_type="category", yaxis_type="category",
                   yaxis_title=f"difficulty ({kind})", margin=dict(l=10, r=10, t=10, b=10))
 st.plotly_chart(fig, key="winner")
@@ -51,9 +45,9 @@ explain("For each difficulty bin and FLOPs budget, every model may use any strat
         "the highest mean accuracy; the table below gives its 95% CI and the paired margin over the best other "
         "model. On easy prompts a small model with a few samples is enough; on hard ones only parameters help.",
         "Snell et al. 2024 (compute-optimal test-time scaling vs a 14× larger model)")
-download(wm.drop(columns=["label"]), "winner_map")
+download(wm, "winner_map")
 with st.expander("Winner map as a table (with CIs and margins)"):
-    st.dataframe(wm.drop(columns=["label"]), hide_index=True)
+    st.dataframe(wm, hide_index=True)
 
 st.subheader("Exchange rate")
 c1, c2, c3 = st.columns(3)
@@ -89,7 +83,7 @@ download(ex, "exchange_rate")
 
 st.subheader("Total compute over a deployment's lifetime")
 q_exp = st.slider("Queries served (log10)", 0.0, 12.0, 6.0, 0.5, key="queries", bind="query-params")
-queries = list(np.logspace(0, 12, 49))
+queries = small_large.QUERY_GRID
 try:
     life = small_large.lifetime(small, large, queries, method)
 except ValueError as e:
@@ -104,8 +98,7 @@ else:
     fig.update_layout(height=380, xaxis_title="queries served over the lifetime",
                       yaxis_title="total FLOPs (training + inference)", margin=dict(l=10, r=10, t=30, b=10))
     st.plotly_chart(fig, key="lifetime")
-    at = life.iloc[(np.abs(np.log10(life["queries"]) - q_exp)).argsort()[:2]]
-    cheaper = at.sort_values("total_flops").iloc[0]["model"]
+    cheaper = small_large.cheaper_at(life, 10 ** q_exp)
     st.markdown(f"At {10 ** q_exp:.2g} queries the cheaper deployment is **{safe(cheaper)}**.")
     explain("Training costs 6·N·D once; every query then costs the per-prompt inference FLOPs at which the two "
             "options are equally accurate. A small model that thinks more is cheaper until the query volume makes "

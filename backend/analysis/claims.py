@@ -8,7 +8,6 @@ lies above zero. Each claim's docstring states its measurement and its verdict r
 from __future__ import annotations
 
 import math
-import re
 from collections import Counter
 from typing import Callable
 
@@ -368,11 +367,6 @@ def claim_spread(ev: Evidence) -> dict:
                    peak=labels[peak])
 
 
-def _temperature(setting: str) -> str | None:
-    hit = re.search(r"T=([0-9.]+)", str(setting))
-    return hit.group(1) if hit else None
-
-
 def claim_convergence(ev: Evidence) -> dict:
     """6. A tree search run (beam / DVTS) at its largest budget vs best-of-k of the same model, verifier and sampling
     temperature at the nearest FLOPs (log scale). Effect = tree − best-of-k. Supported (they converge): the CI lies within ±MARGIN;
@@ -385,8 +379,8 @@ def claim_convergence(ev: Evidence) -> dict:
         t_rows = m.index[m["strategy"].isin(["beam", "dvts"]) & m["verifier"].notna()]
         for i in sorted(t_rows, key=lambda i: -np.nanmean(pts.flops[i])):
             v = m.loc[i, "verifier"]
-            t = _temperature(m.loc[i, "setting"])
-            same_t = m["setting"].map(_temperature) == t if t is not None else True  # same sampler when stated
+            t = F.setting_temperature(m.loc[i, "setting"])
+            same_t = m["setting"].map(F.setting_temperature) == t if t is not None else True  # same sampler
             bo = m.index[(m["strategy"] == "best-of-k") & (m["verifier"] == v) & same_t]
             if len(bo) == 0:
                 continue

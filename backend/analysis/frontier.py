@@ -11,6 +11,7 @@ means; 95% CIs are percentile bootstraps over prompts (paired where two things a
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -32,6 +33,8 @@ __all__ = [
 POOL_STRATEGIES = ("pass@k", "maj@k", "best-of-k", "weighted-maj@k")  # computed from a pool at every k ≤ n
 ORACLE_VERIFIERS = ("oracle",)  # ground truth: selects like coverage, not deployable
 _TOL = 1e-9  # relative slack when comparing FLOPs with a budget
+MAIN_TEMPERATURE = "0.8"  # the pools' main sampling temperature, as settings write it
+_T_RE = re.compile(r"T=([0-9.]+)")
 
 
 # ----------------------------------------------------------------------------------------------- points
@@ -96,6 +99,19 @@ def _check_ks(ks, n: int) -> np.ndarray:
     if out[-1] > n:
         raise ValueError(f"k={out[-1]} exceeds the pool size n={n}.")
     return out
+
+
+def setting_temperature(setting) -> str | None:
+    """The sampling temperature a budget point's setting names ("T=0.8, verifier=learned" → "0.8"), or None."""
+    hit = _T_RE.search(str(setting or ""))
+    return hit.group(1) if hit else None
+
+
+def at_main_temperature(meta: pd.DataFrame) -> pd.Series:
+    """Mask of budget points to draw by default: pool strategies only from the main-temperature pool (the other
+    temperatures are the Spread page's subject); every strategy run as it is."""
+    temps = meta["setting"].map(setting_temperature)
+    return ~meta["strategy"].isin(POOL_STRATEGIES) | (temps == MAIN_TEMPERATURE)
 
 
 def default_ks(n: int) -> list[int]:
@@ -541,9 +557,10 @@ def allocate(points: Points, bins: pd.Series, budget: float, *, include_oracle: 
     for b, m in enumerate(members):
         alloc_i[m] = pts.acc[pick[b], m]
         alloc_f[m] = pts.flops[pick[b], m]
-    d, lo, hi = E.paired_bootstrap_ci(alloc_i, pts.acc[u], n_boot=n_boot, seed=seed, level=level)
-    _, a_lo, a_hi = E.bootstrap_ci(alloc_i, n_boot=n_boot, seed=seed, level=level)
-    _, u_lo, u_hi = E.bootstrap_ci(pts.acc[u], n_boot=n_boot, seed=seed, level=level)
+    # one resampling of prompts for all three: each accuracy and their paired difference
+    (_, _, d), (a_lo, u_lo, lo), (a_hi, u_hi, hi) = E.bootstrap_curve_ci(
+        np.stack([alloc_i, pts.acc[u], alloc_i - pts.acc[u]]), n_boot=n_boot, seed=seed, level=level)
+    d, lo, hi, a_lo, a_hi, u_lo, u_hi = map(float, (d, lo, hi, a_lo, a_hi, u_lo, u_hi))
     meta = pts.meta
     per_bin = pd.DataFrame({"bin": names, "n_prompts": sizes.astype(int),
                             **{c: [meta[c].iloc[pick[b]] for b in range(len(names))]

@@ -53,7 +53,7 @@ def search_table(points: F.Points, models: list[str], budgets=(4, 16, 64)) -> pd
                         h = hit.iloc[0]
                         row[f"{strategy}/{verifier}"] = f"{h.acc:.3f} [{h.lo:.3f}, {h.hi:.3f}]"
             for strategy, label in (("best-of-k", "best-of-N/learned"), ("maj@k", "maj@N")):
-                hit = c[(c["strategy"] == strategy) & (c["k"] == b) & c["setting"].str.startswith("T=0.8")]
+                hit = c[(c["strategy"] == strategy) & (c["k"] == b) & F.at_main_temperature(c)]
                 if strategy == "best-of-k":
                     hit = hit[hit["verifier"] == "learned"]
                 if len(hit):

@@ -12,10 +12,12 @@ UNITS = {"samples": "samples", "tokens": "tokens", "flops": "flops"}
 
 
 def curves(models: list[str], strategies: list[str], bin_kind: str = "all", bin_label=None,
-           ref_model: str | None = None, verifier: str | None = "learned") -> pd.DataFrame:
+           ref_model: str | None = None, verifier: str | None = "learned",
+           main_temperature: bool = False) -> pd.DataFrame:
     """Tidy budget points with CI: one row per (model, strategy, setting, k); a ``series`` column names each line.
 
-    Verifier-selected pool strategies (best-of-N, weighted) are kept for ``verifier`` only, so lines do not double."""
+    Verifier-selected pool strategies (best-of-N, weighted) are kept for ``verifier`` only, so lines do not double;
+    ``main_temperature`` keeps pool strategies of the main-temperature pool only."""
     if not models or not strategies:
         return pd.DataFrame()
     pts = points()
@@ -24,6 +26,8 @@ def curves(models: list[str], strategies: list[str], bin_kind: str = "all", bin_
     if verifier:
         pool_sel = meta["strategy"].isin(["best-of-k", "weighted-maj@k"])
         keep &= ~pool_sel | (meta["verifier"] == verifier)
+    if main_temperature:
+        keep &= F.at_main_temperature(meta)
     sel = pts.rows(keep.to_numpy())
     if sel.meta.empty:
         return pd.DataFrame()
@@ -68,6 +72,6 @@ def headline(small: str | None = None) -> dict:
         small = min(reached, key=lambda a: rates[a]["k"]) if reached else finals[-2]
     large = finals[finals.index(small) + 1]
     c = curves([small], ["maj@k", "best-of-k", "beam"])
-    c = c[c["setting"].str.startswith("T=0.8") | (c["strategy"] == "beam")]
+    c = c[F.at_main_temperature(c)]
     return {"curves": c, "greedy": curves(finals, ["greedy"]), "exchange": rates[small], "small": small,
-            "large": large, "choices": finals[:-1]}
+            "large": large, "choices": finals[:-1], "n_prompts": int(c["n_prompts"].max()) if len(c) else 0}

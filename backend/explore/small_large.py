@@ -2,6 +2,7 @@
 over a deployment's lifetime (pretraining + queries × inference)."""
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from backend.analysis import data
@@ -10,6 +11,7 @@ from backend.explore import store
 from backend.explore.common import bins
 from backend.explore.derived import memo, points
 
+QUERY_GRID = list(np.logspace(0, 12, 49))  # lifetime query volumes: 1 to 10^12, four points a decade
 METHODS = {"maj@k": "majority vote", "best-of-k": "best-of-N (learned verifier)"}
 
 
@@ -32,6 +34,29 @@ def winner_map(models: tuple[str, ...], strategies: tuple[str, ...], bin_kind: s
         b = pd.Series(pd.Categorical(["all"] * len(pts.prompt_keys)), index=pts.prompt_keys)
     budgets = F.budget_grid(pts.rows(~pts.meta["oracle"].to_numpy(dtype=bool)), n_budgets)
     return F.winner_map(pts, b, budgets, n_boot=500)
+
+
+def winner_grid(wm: pd.DataFrame, models: list[str], bin_order: list) -> dict:
+    """The winner map as heatmap matrices (rows = bins in ``bin_order``, columns = budgets): the winner's index in
+    ``models`` (NaN where nothing fits), its "model / strategy k" label and its accuracy."""
+    wm = wm.dropna(subset=["model"])
+    wm = wm.assign(label=[f"{m}<br>{s} k={int(k)}" for m, s, k in zip(wm["model"], wm["strategy"], wm["k"])],
+                   index=wm["model"].map({m: i for i, m in enumerate(models)}).astype(float))
+    rows = [b for b in bin_order if b in set(wm["bin"])]
+
+    def grid(col: str) -> pd.DataFrame:
+        return wm.pivot_table(index="bin", columns="budget", values=col, aggfunc="first", observed=False).reindex(rows)
+
+    index = grid("index")
+    return {"bins": [str(b) for b in index.index], "budgets": list(index.columns), "model_index": index.to_numpy(),
+            "label": grid("label").fillna("nothing fits").to_numpy(), "acc": grid("acc").to_numpy(),
+            "table": wm.drop(columns=["label", "index"])}
+
+
+def cheaper_at(life: pd.DataFrame, queries: float) -> str:
+    """The deployment with the lower total FLOPs at the query volume nearest ``queries`` (log scale)."""
+    near = life.iloc[(np.abs(np.log10(life["queries"]) - np.log10(queries))).argsort()[:2]]
+    return str(near.sort_values("total_flops").iloc[0]["model"])
 
 
 @memo
