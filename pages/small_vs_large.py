@@ -33,7 +33,7 @@ fig = go.Figure(go.Heatmap(
     z=g["model_index"], x=[f"{b:.2g}" for b in g["budgets"]], y=g["bins"],
     colorscale=[[i / max(1, len(finals) - 1), model_color(m)] for i, m in enumerate(finals)],
     zmin=0, zmax=max(1, len(finals) - 1), showscale=False,
-    text=g["label"], texttemplate="%{text}", customdata=g["acc"],
+    text=g["label"], texttemplate="%{text}", textfont=dict(size=10), customdata=g["acc"],
     hovertemplate="bin %{y}<br>≤ %{x} FLOPs/prompt<br>%{text}<br>accuracy %{customdata:.3f}<extra></extra>"))
 fig.update_layout(height=140 + 70 * len(g["bins"]), xaxis_title="inference FLOPs per prompt (budget, log-spaced)",
                   xaxis_type="category", yaxis_type="category",

@@ -40,7 +40,7 @@ def winner_grid(wm: pd.DataFrame, models: list[str], bin_order: list) -> dict:
     """The winner map as heatmap matrices (rows = bins in ``bin_order``, columns = budgets): the winner's index in
     ``models`` (NaN where nothing fits), its "model / strategy k" label and its accuracy."""
     wm = wm.dropna(subset=["model"])
-    wm = wm.assign(label=[f"{m}<br>{s} k={int(k)}" for m, s, k in zip(wm["model"], wm["strategy"], wm["k"])],
+    wm = wm.assign(label=[f"{m}<br>{s}<br>k={int(k)}" for m, s, k in zip(wm["model"], wm["strategy"], wm["k"])],
                    index=wm["model"].map({m: i for i, m in enumerate(models)}).astype(float))
     rows = [b for b in bin_order if b in set(wm["bin"])]
 
