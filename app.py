@@ -7,23 +7,25 @@ from backend.explore import warm_up
 
 st.set_page_config(page_title="ttc-lab · test-time compute", page_icon=":material/calculate:", layout="wide")
 
+# URL paths are the file names (Streamlit's default), so a shared link that is a new server's first request finds
+# its page even in Streamlit's legacy pages/ mode, instead of a "page not found" dialog
 PAGES = {
     "The question": [
         st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
-        st.Page("pages/budget_curves.py", title="Budget curves", icon=":material/show_chart:", url_path="budget"),
-        st.Page("pages/small_vs_large.py", title="Small vs large", icon=":material/balance:", url_path="small-vs-large"),
-        st.Page("pages/spread.py", title="Spread", icon=":material/scatter_plot:", url_path="spread"),
-        st.Page("pages/adaptive.py", title="Adaptive compute", icon=":material/tune:", url_path="adaptive"),
-        st.Page("pages/reasoning.py", title="Reasoning vs not", icon=":material/psychology:", url_path="reasoning"),
+        st.Page("pages/budget_curves.py", title="Budget curves", icon=":material/show_chart:"),
+        st.Page("pages/small_vs_large.py", title="Small vs large", icon=":material/balance:"),
+        st.Page("pages/spread.py", title="Spread", icon=":material/scatter_plot:"),
+        st.Page("pages/adaptive.py", title="Adaptive compute", icon=":material/tune:"),
+        st.Page("pages/reasoning.py", title="Reasoning vs not", icon=":material/psychology:"),
     ],
     "Look closer": [
-        st.Page("pages/traces.py", title="Traces", icon=":material/search:", url_path="traces"),
-        st.Page("pages/playground.py", title="Playground", icon=":material/play_arrow:", url_path="playground"),
-        st.Page("pages/real_models.py", title="Real models", icon=":material/public:", url_path="real-models"),
+        st.Page("pages/traces.py", title="Traces", icon=":material/search:"),
+        st.Page("pages/playground.py", title="Playground", icon=":material/play_arrow:"),
+        st.Page("pages/real_models.py", title="Real models", icon=":material/public:"),
     ],
     "Reference": [
-        st.Page("pages/claims.py", title="Claims", icon=":material/fact_check:", url_path="claims"),
-        st.Page("pages/zoo_cache.py", title="Zoo & cache", icon=":material/inventory_2:", url_path="zoo"),
+        st.Page("pages/claims.py", title="Claims", icon=":material/fact_check:"),
+        st.Page("pages/zoo_cache.py", title="Zoo & cache", icon=":material/inventory_2:"),
     ],
 }
 

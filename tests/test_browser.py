@@ -16,9 +16,9 @@ import pytest
 CHROMIUM = "/usr/bin/chromium"
 ROOT = Path(__file__).resolve().parents[1]
 SHOTS = ROOT / "artifacts" / "screenshots"
-PAGES = {"spread": "Spread", "": "Home", "budget": "Budget curves", "small-vs-large": "Small vs large",
+PAGES = {"spread": "Spread", "": "Home", "budget_curves": "Budget curves", "small_vs_large": "Small vs large",
          "adaptive": "Adaptive compute", "reasoning": "Reasoning vs not", "traces": "Traces",
-         "playground": "Playground", "real-models": "Real models", "claims": "Claims", "zoo": "Zoo & cache"}
+         "playground": "Playground", "real_models": "Real models", "claims": "Claims", "zoo_cache": "Zoo & cache"}
 NO_CHART = {"playground"}  # the Playground draws its output only after a run
 pytestmark = [pytest.mark.browser,
               pytest.mark.skipif(not os.path.exists(CHROMIUM),

@@ -119,7 +119,7 @@ def browser_cold_start() -> dict | None:
             page.wait_for_selector(".js-plotly-plot .main-svg", timeout=120_000)
             first_chart = time.perf_counter()
             t2 = time.perf_counter()
-            page.goto(f"http://127.0.0.1:{port}/budget")
+            page.goto(f"http://127.0.0.1:{port}/budget_curves")
             page.wait_for_selector(".js-plotly-plot .main-svg", timeout=120_000)
             warm = time.perf_counter() - t2
             browser.close()
