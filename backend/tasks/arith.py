@@ -83,41 +83,128 @@ def _apply(a: int, op: str, b: int) -> int:
     return a + b if op == "+" else a - b if op == "-" else a * b
 
 
+PATHS = ("single", "multi")
+
+
+@dataclass
+class _Term:
+    """One signed term of the expression: ``sign`` times the product of ``factors`` (non-negative)."""
+
+    sign: int
+    factors: list[int]
+
+    @property
+    def done(self) -> bool:
+        return len(self.factors) == 1
+
+    @property
+    def value(self) -> int:
+        return self.sign * self.factors[0]
+
+
+def _terms(expr: str) -> list[_Term]:
+    nums, ops = tokens_of(expr)
+    terms = [_Term(1, [nums[0]])]
+    for op, n in zip(ops, nums[1:]):
+        if op == "*":
+            terms[-1].factors.append(n)
+        else:
+            terms.append(_Term(1 if op == "+" else -1, [n]))
+    return terms
+
+
+def _combine(terms: list[_Term], i: int, j: int, c: int) -> None:
+    """Replace terms ``i`` and ``j`` by their sum ``c`` at position ``i``. The sign is kept apart from the
+    magnitude so that ``x-0`` stays a subtraction, as the canonical trace writes it."""
+    terms[i] = _Term(-1 if c < 0 else 1, [abs(c)])
+    del terms[j]
+
+
+def _additive_step(terms: list[_Term], i: int, j: int) -> tuple[int, str, int, int]:
+    """``a op b = c`` for combining terms ``i`` < ``j``, written in expression order (``-389+12=-377``)."""
+    a, t = terms[i].value, terms[j]
+    return a, "+" if t.sign > 0 else "-", t.factors[0], a + t.value
+
+
+def _reduce(expr: str, wrong_at: int | None = None, rng: random.Random | None = None,
+            path_rng: random.Random | None = None):
+    """Reduce ``expr`` step by step; returns (steps, answer).
+
+    Without ``path_rng`` the canonical path: every ``*`` left to right, then ``+``/``-`` left to right. With it,
+    a path drawn uniformly over the legal ones: each step picks uniformly among the pending ``*`` (every order of
+    p multiplications has p! completions), then among unordered pairs of signed terms (m terms: C(m,2) moves,
+    each with the same number of completions), so every complete path has the same probability. With
+    ``wrong_at`` that step's result is corrupted and later steps carry on from the wrong value (each of them
+    arithmetically right), as a model that slipped once would write it."""
+    terms = _terms(expr)
+    steps = []
+
+    def result(c: int) -> int:
+        return _corrupt(c, rng) if len(steps) == wrong_at else c
+
+    while any(not t.done for t in terms):
+        pending = [(ti, fi) for ti, t in enumerate(terms) for fi in range(len(t.factors) - 1)]
+        ti, fi = path_rng.choice(pending) if path_rng else pending[0]
+        f = terms[ti].factors
+        c = result(f[fi] * f[fi + 1])
+        steps.append((f[fi], "*", f[fi + 1], c))
+        f[fi : fi + 2] = [c]
+    while len(terms) > 1:
+        pairs = [(i, j) for j in range(len(terms)) for i in range(j)]
+        i, j = path_rng.choice(pairs) if path_rng else (0, 1)
+        a, op, b, c = _additive_step(terms, i, j)
+        c = result(c)
+        steps.append((a, op, b, c))
+        _combine(terms, i, j, c)
+    return tuple(steps), terms[0].value
+
+
 @lru_cache(maxsize=65536)
 def solve(expr: str) -> tuple[tuple[tuple[int, str, int, int], ...], int]:
     """Canonical reduction: every ``*`` left to right, then ``+``/``-`` left to right. Returns (steps, answer)."""
     return _reduce(expr)
 
 
-def _reduce(expr: str, wrong_at: int | None = None, rng: random.Random | None = None):
-    """The canonical reduction; with ``wrong_at`` that step's result is corrupted and later steps carry on from
-    the wrong value (each of them arithmetically right), as a model that slipped once would write it."""
-    nums, ops = tokens_of(expr)
-    steps = []
-
-    def result(a, op, b):
-        c = _apply(a, op, b)
-        return _corrupt(c, rng) if len(steps) == wrong_at else c
-
-    while "*" in ops:
-        i = ops.index("*")
-        c = result(nums[i], "*", nums[i + 1])
-        steps.append((nums[i], "*", nums[i + 1], c))
-        nums[i : i + 2] = [c]
-        del ops[i]
-    while ops:
-        c = result(nums[0], ops[0], nums[1])
-        steps.append((nums[0], ops[0], nums[1], c))
-        nums[0:2] = [c]
-        del ops[0]
-    return tuple(steps), nums[0]
+def path_steps(expr: str, path_rng: random.Random | None = None) -> tuple[tuple[int, str, int, int], ...]:
+    """The steps of one legal path: canonical without ``path_rng``, drawn uniformly over legal paths with it."""
+    return solve(expr)[0] if path_rng is None else _reduce(expr, path_rng=path_rng)[0]
 
 
-def corrupted_cot(problem: Problem, rng: random.Random) -> str:
+def all_paths(expr: str) -> set[tuple[tuple[int, str, int, int], ...]]:
+    """Every legal path that :func:`_reduce` can draw (multiplications first), by exhaustive search; for tests."""
+    out = set()
+
+    def walk(terms: list[_Term], steps: tuple):
+        moves = [(ti, fi) for ti, t in enumerate(terms) for fi in range(len(t.factors) - 1)]
+        if moves:
+            for ti, fi in moves:
+                nxt = [_Term(t.sign, list(t.factors)) for t in terms]
+                f = nxt[ti].factors
+                c = f[fi] * f[fi + 1]
+                step = (f[fi], "*", f[fi + 1], c)
+                f[fi : fi + 2] = [c]
+                walk(nxt, steps + (step,))
+        elif len(terms) > 1:
+            for j in range(len(terms)):
+                for i in range(j):
+                    nxt = [_Term(t.sign, list(t.factors)) for t in terms]
+                    step = _additive_step(nxt, i, j)
+                    _combine(nxt, i, j, step[3])
+                    walk(nxt, steps + (step,))
+        else:
+            out.add(steps)
+
+    walk(_terms(expr), ())
+    return out
+
+
+def corrupted_cot(problem: Problem, rng: random.Random, paths: str = "single") -> str:
     """A CoT trace with exactly one wrong step (a one-digit slip) that the rest of the trace builds on: a hard
-    negative that differs from the gold trace in arithmetic only, not in length or form."""
+    negative that differs from the gold trace in arithmetic only, not in length or form. ``paths="multi"``
+    draws the path uniformly over the legal ones (from ``rng``)."""
     n = len(solve(problem.expr)[0])
-    steps, answer = _reduce(problem.expr, wrong_at=rng.randrange(n), rng=rng)
+    path_rng = rng if _check_paths(paths) == "multi" else None
+    steps, answer = _reduce(problem.expr, wrong_at=rng.randrange(n), rng=rng, path_rng=path_rng)
     return THINK_MARK + STEP_SEP.join(_fmt_step(*st) for st in steps) + ANSWER_MARK + str(answer)
 
 
@@ -183,10 +270,18 @@ def _corrupt(c: int, rng: random.Random) -> int:
     return wrong if wrong != c else c + 1
 
 
-def cot_text(problem: Problem, rng: random.Random | None = None, p_fix: float = 0.0, p_recheck: float = 0.0) -> str:
-    """Chain-of-thought completion. With probability ``p_fix`` one step is first written wrong then corrected after
-    ``wait``; with probability ``p_recheck`` one correct step is re-checked after ``wait``."""
-    steps, answer = solve(problem.expr)
+def _check_paths(paths: str) -> str:
+    if paths not in PATHS:
+        raise ValueError(f"unknown paths {paths!r}; expected one of {PATHS}")
+    return paths
+
+
+def cot_text(problem: Problem, rng: random.Random | None = None, p_fix: float = 0.0, p_recheck: float = 0.0,
+             path_rng: random.Random | None = None) -> str:
+    """Chain-of-thought completion along the canonical path, or along a path drawn from ``path_rng``. With
+    probability ``p_fix`` one step is first written wrong then corrected after ``wait``; with probability
+    ``p_recheck`` one correct step is re-checked after ``wait``."""
+    steps, answer = path_steps(problem.expr, path_rng), problem.answer
     items = [_fmt_step(*s) for s in steps]
     if rng is not None:
         u = rng.random()
@@ -202,9 +297,10 @@ def direct_text(problem: Problem) -> str:
     return "A:" + str(problem.answer)
 
 
-def completion(problem: Problem, fmt: str, rng: random.Random | None = None, p_fix: float = 0.0, p_recheck: float = 0.0) -> str:
+def completion(problem: Problem, fmt: str, rng: random.Random | None = None, p_fix: float = 0.0,
+               p_recheck: float = 0.0, path_rng: random.Random | None = None) -> str:
     if fmt == "cot":
-        return cot_text(problem, rng, p_fix, p_recheck)
+        return cot_text(problem, rng, p_fix, p_recheck, path_rng)
     if fmt == "direct":
         return direct_text(problem)
     raise ValueError(f"unknown format {fmt!r}; expected one of {FORMATS}")
@@ -235,37 +331,54 @@ def parse(text: str) -> Parsed:
     return Parsed(tuple(steps), answer)
 
 
-def _legal(nums: list[int], ops: list[str], step: Step) -> int | None:
-    """Index where ``step`` is a legal next reduction of the state (precedence respected), else None."""
+def _key(terms: list[_Term]) -> tuple:
+    return tuple(sorted((t.sign, tuple(t.factors)) for t in terms))
+
+
+def _legal(terms: list[_Term], step: Step) -> list[list[_Term]]:
+    """Every state ``step`` can lead to when it is a true, legal reduction of ``terms`` (precedence respected).
+
+    Legal: ``a*b`` on adjacent factors of one product; ``a±b`` combining two finished signed terms in either
+    written order (``-389+12``, ``12-389``), also while other products are pending. Several states when the same
+    factors occur in two products; empty when the step is wrong or illegal."""
     if step.a is None or step.c is None or _apply(step.a, step.op, step.b) != step.c:
-        return None
+        return []
+    out = []
     if step.op == "*":
-        for i, op in enumerate(ops):
-            if op == "*" and nums[i] == step.a and nums[i + 1] == step.b:
-                return i
-        return None
-    if "*" in ops or not ops or ops[0] != step.op or nums[0] != step.a or nums[1] != step.b:
-        return None
-    return 0
+        for ti, t in enumerate(terms):
+            for fi in range(len(t.factors) - 1):
+                if t.factors[fi] == step.a and t.factors[fi + 1] == step.b:
+                    nxt = [_Term(u.sign, list(u.factors)) for u in terms]
+                    nxt[ti].factors[fi : fi + 2] = [step.c]
+                    out.append(nxt)
+        return out
+    sign = 1 if step.op == "+" else -1
+    for i, t in enumerate(terms):
+        if not t.done or t.value != step.a:
+            continue
+        for j, u in enumerate(terms):
+            if j != i and u.done and u.sign == sign and u.factors[0] == step.b:
+                nxt = [_Term(v.sign, list(v.factors)) for v in terms]
+                _combine(nxt, min(i, j), max(i, j), step.c)
+                return [nxt]  # equal values leave the same multiset of terms whichever pair was used
+    return out
 
 
 def check_steps(expr: str, steps: tuple[Step, ...] | list[Step]) -> list[bool]:
     """Exact process labels: a step is correct when it is a true, legal reduction of the expression given the
-    steps before it (all correct so far). A ``wait`` step replaces the step before it, so a corrected error
-    puts the trace back on track; any other error makes every later step incorrect."""
-    nums, ops = tokens_of(expr)
-    history: list[tuple[list[int], list[str], bool]] = [(nums, ops, True)]  # state before each kept step
+    steps before it (all correct so far), along any legal path. A ``wait`` step replaces the step before it, so a
+    corrected error puts the trace back on track; any other error makes every later step incorrect."""
+    history: list[list[list[_Term]]] = [[_terms(expr)]]  # the possible states before each kept step; [] = off track
     labels: list[bool] = []
     for step in steps:
         if step.revises and len(history) > 1:
             history.pop()
-        nums, ops, on_track = history[-1]
-        i = _legal(nums, ops, step) if on_track else None
-        ok = i is not None
-        labels.append(ok)
-        if ok:
-            nums, ops = nums[:i] + [step.c] + nums[i + 2 :], ops[:i] + ops[i + 1 :]
-        history.append((nums, ops, ok))
+        nxt = {}
+        for terms in history[-1]:
+            for state in _legal(terms, step):
+                nxt.setdefault(_key(state), state)
+        labels.append(bool(nxt))
+        history.append(list(nxt.values()))
     return labels
 
 
@@ -277,5 +390,5 @@ def trace_complete(expr: str, text: str) -> bool:
     """True when the trace reaches the answer by correct steps only (after revisions) and states it."""
     parsed = parse(text)
     labels = check_steps(expr, parsed.steps)
-    steps, answer = solve(expr)
+    answer = solve(expr)[1]
     return bool(labels) and labels[-1] and parsed.answer == answer and parsed.steps[-1].c == answer

@@ -22,6 +22,7 @@ class MemberSpec:
     p_fix: float = 0.06  # CoT traces with one wrong step corrected after "wait"
     p_recheck: float = 0.04  # CoT traces with one correct step re-checked after "wait"
     checkpoints: tuple[int, ...] = (3_000_000, 6_000_000, 12_000_000)  # tokens at which extra members are saved
+    paths: str = "single"  # CoT reduction order: "single" canonical, "multi" drawn uniformly over legal paths
     gpu_only: bool = False  # trained only when a CUDA device is present
 
     def __post_init__(self):
@@ -29,6 +30,8 @@ class MemberSpec:
             raise ValueError(f"{self.name}: fmt must be 'cot' or 'direct', not {self.fmt!r}")
         if self.d_model % self.n_heads:
             raise ValueError(f"{self.name}: d_model {self.d_model} is not divisible by n_heads {self.n_heads}")
+        if self.paths not in ("single", "multi"):
+            raise ValueError(f"{self.name}: paths must be 'single' or 'multi', not {self.paths!r}")
         if self.train_tokens <= 0 or self.lr <= 0:
             raise ValueError(f"{self.name}: train_tokens and lr must be positive")
 
@@ -52,6 +55,13 @@ ZOO: tuple[MemberSpec, ...] = (
     MemberSpec("direct-0.8m", "direct", train_tokens=BUDGET, checkpoints=(), **_MID),
     # ablation: the same 0.1M CoT model without "wait" traces, to measure whether they cost accuracy
     MemberSpec("cot-0.1m-nowait", "cot", train_tokens=BUDGET, p_fix=0.0, p_recheck=0.0, checkpoints=(), **_SMALL),
+    # zoo v2: the same recipes on multi-path traces (any legal order of the steps), so sampled paths differ
+    MemberSpec("cot-0.1m-multi", "cot", train_tokens=BUDGET, paths="multi", **_SMALL),
+    MemberSpec("cot-0.8m-multi", "cot", train_tokens=BUDGET, paths="multi", **_MID),
+    MemberSpec("cot-3.2m-multi", "cot", train_tokens=BUDGET, paths="multi", **_LARGE),
+    # training-seed spread: the smallest CoT model of each variant with two more data-and-init seeds
+    *(MemberSpec(f"cot-0.1m{v}-s{seed}", "cot", train_tokens=BUDGET, seed=seed, paths=paths, checkpoints=(), **_SMALL)
+      for v, paths in (("", "single"), ("-multi", "multi")) for seed in (2, 3)),
     # larger members, proportionally more data, trained only where a GPU is available
     MemberSpec("cot-11m", "cot", d_model=384, n_layers=6, n_heads=8, d_ff=1032, lr=6e-4, batch_size=256,
                train_tokens=80 * M, gpu_only=True),

@@ -52,10 +52,11 @@ def pool_batches(spec: MemberSpec, tok, pool: int) -> list[dict]:
     Deterministic in (seed, pool), so resuming at any step regenerates exactly the same data."""
     problems = arith.train_stream(f"{spec.seed}-{pool}")
     fmt_rng = random.Random(f"{spec.seed}-{pool}-fmt")
+    path_rng = random.Random(f"{spec.seed}-{pool}-path") if spec.paths == "multi" else None  # single: unchanged data
     examples = []
     for _ in range(POOL_BATCHES * spec.batch_size):
         p = next(problems)
-        examples.append((p.prompt, arith.completion(p, spec.fmt, fmt_rng, spec.p_fix, spec.p_recheck)))
+        examples.append((p.prompt, arith.completion(p, spec.fmt, fmt_rng, spec.p_fix, spec.p_recheck, path_rng)))
     prompt_ids = tok([e[0] for e in examples], add_special_tokens=False)["input_ids"]
     comp_ids = tok([e[1] for e in examples], add_special_tokens=False)["input_ids"]
     seqs = [(p, c + [tok.eos_token_id]) for p, c in zip(prompt_ids, comp_ids)]
@@ -116,7 +117,7 @@ def save_member(model, tok, spec: MemberSpec, name: str, stats: dict, root: Path
         "checkpoint_of": spec.name if name != spec.name else None,
         "data_recipe": {
             "task": "arith", "cells": "n_ops uniform 1..6 x digits uniform 1..3; right operand of * is 2..9",
-            "p_fix": spec.p_fix, "p_recheck": spec.p_recheck, "held_out": "eval split excluded by exact expression",
+            "p_fix": spec.p_fix, "p_recheck": spec.p_recheck, "paths": spec.paths, "held_out": "eval split excluded by exact expression",
             "loss": "completion tokens only", "batching": f"length-bucketed pools of {POOL_BATCHES} batches",
         },
         "recipe": spec.recipe(), "torch": torch.__version__, "host": platform.node(),
