@@ -29,7 +29,8 @@ cells = overview.cell_accuracy(member)
 if not cells.empty:
     fig = px.density_heatmap(cells, x="operators", y="digits", z="accuracy", histfunc="avg", text_auto=".2f",
                              color_continuous_scale="RdYlGn", range_color=[0, 1], nbinsx=6, nbinsy=3)
-    fig.update_layout(height=280, margin=dict(l=10, r=10, t=10, b=10), yaxis_dtick=1, xaxis_dtick=1)
+    fig.update_layout(height=300, margin=dict(l=10, r=10, t=40, b=10), yaxis_dtick=1, xaxis_dtick=1,
+                      title=f"{member}: held-out greedy accuracy per cell")
     st.plotly_chart(fig, key="cells")
     download(cells, f"cells_{member}")
 

@@ -116,7 +116,9 @@ def test_zoo_page_lists_cards_and_cache(app):
     assert at.dataframe and any(m.label == "samples" for m in at.metric)
     before = _charts(at)
     at.selectbox(key="member").set_value("micro-cot-b").run()
-    assert _charts(at) != before
+    after = _charts(at)
+    assert after != before  # micro models may score alike per cell; the chart still names its member
+    assert "micro-cot-b" in after[0]["layout"]["title"]["text"]
 
 
 def test_verifier_table_reads_the_pools(app_cache, monkeypatch):
