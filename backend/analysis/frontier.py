@@ -226,8 +226,9 @@ def concat_points(parts: Sequence[Points]) -> Points:
 
 def collect_points(store=None, *, models: Sequence[str] | None = None, strategies: Sequence[str] | None = None,
                    ks: Sequence[int] | None = None, weighted: bool = True, verifier_params: dict | None = None,
-                   seed: int = 0) -> Points:
-    """Every budget point the cache holds for these models (default all): pools at every k, strategy runs as is.
+                   seed: int = 0, run_keys: Sequence[str] | None = None) -> Points:
+    """Every budget point the cache holds for these models (default all) or these runs: pools at every k, strategy
+    runs as is.
 
     strategies filters the point strategies ("pass@k", "maj@k", …, "greedy", "beam", …); ks defaults to default_ks.
     """
@@ -239,6 +240,8 @@ def collect_points(store=None, *, models: Sequence[str] | None = None, strategie
         if unknown:
             raise ValueError(f"no runs of models {sorted(unknown)} in the cache; known: {sorted(set(runs['model']))}.")
         runs = runs[runs["model"].isin(models)]
+    if run_keys is not None:
+        runs = runs[runs["run_key"].isin(set(run_keys))]
     want = lambda s: strategies is None or s in strategies
     parts = []
     for run in runs.itertuples(index=False):
