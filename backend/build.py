@@ -12,6 +12,7 @@ from backend.engines.base import SamplingParams
 from backend.jobs import write_progress
 from backend.runner import RunSpec, execute, score_pool
 from backend.store import Store
+from backend.store.lock import build_lock
 from backend.tasks import PromptRecord, arith_prompts
 from backend.zoo import registry
 
@@ -155,10 +156,17 @@ def score_pools(plan: list[PlannedRun], store: Store, quiet: bool = False) -> in
     return n
 
 
-def build(plan: list[PlannedRun], store: Store | None = None, batch_prompts: int = 16, quiet: bool = False,
+def build(plan: list[PlannedRun], store: Store, batch_prompts: int = 16, quiet: bool = False,
           progress_file: Path | None = None) -> dict:
-    """Run every planned run, skipping what is stored; one progress bar over all samples of the plan."""
-    store = store or Store()
+    """Run every planned run, skipping what is stored; one progress bar over all samples of the plan. Holds the
+    cache's build lock: a second build at the same time waits, then skips what the first stored."""
+    say = (lambda msg: None) if quiet else (lambda msg: print(f"note: {msg}", file=sys.stderr))
+    with build_lock(store.root, say=say):
+        store.refresh()
+        return _build(plan, store, batch_prompts, quiet, progress_file)
+
+
+def _build(plan: list[PlannedRun], store: Store, batch_prompts: int, quiet: bool, progress_file: Path | None) -> dict:
     total = sum(r.samples for r in plan)
     bar = tqdm(total=total, unit="sample", desc="build-cache", disable=quiet, file=sys.stderr,
                mininterval=1 if sys.stderr.isatty() else 20)

@@ -49,7 +49,7 @@ def app_cache(micro_cache, tmp_path_factory) -> Path:
         explore.reset_store()
         train(verifier_dir(), generators=("micro-cot-a",), init_from="micro-cot-b", n_prompts=60, n_per_prompt=2,
               epochs=1, heldout_per_cell=1, quiet=True)
-        build(default_plan(per_cell=1, quick=True), quiet=True)
+        build(default_plan(per_cell=1, quick=True), explore.store(), quiet=True)
         if REAL_DATA.exists():  # published generations, so the Real models page has something to show
             from backend.importer import import_generations
 

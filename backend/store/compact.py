@@ -1,15 +1,20 @@
-"""Compaction: merge every committed batch into one, so a cache of thousands of small batches loads in one read.
+"""Compaction: merge every readable batch into one, so a cache of thousands of small batches loads in one read.
 
 The merged batch names the batches it replaces (``replaces.json``) and is committed atomically like any other;
-readers skip replaced batches from that moment, so deleting them afterwards is only housekeeping.
+readers skip replaced batches from that moment, so deleting them afterwards is only housekeeping. A batch with a
+damaged file is never merged and never deleted: it is moved aside intact into ``store/quarantine/`` and reported.
+Rows are never dropped for being orphaned (scores whose samples sit in a quarantined batch stay, as every other
+row does); readers index scores by the samples they load, so an orphan is simply not drawn.
 """
 from __future__ import annotations
 
 import shutil
 from pathlib import Path
 
-import pyarrow.compute as pc
+import pyarrow as pa
+import pyarrow.parquet as pq
 
+from backend.store.batches import quarantine
 from backend.store.reader import Store
 from backend.store.schema import TABLES
 from backend.store.writer import batches_dir, commit_batch, remove_stale_tmp
@@ -19,25 +24,51 @@ _ORDER = {"samples": "run_key, prompt_key, sample_idx", "scores": "run_key, veri
           "prompts": "prompt_key"}
 
 
-def compact(root: Path | None = None, drop_runs: set[str] = frozenset(), drop_scores_by: str | None = None) -> dict:
-    """Rewrite the store as one batch (rows deduplicated and sorted by run and prompt), leaving out the runs in
-    ``drop_runs`` (e.g. runs scored by a verifier that was retrained); returns what it did."""
-    store = Store(root)
-    old = sorted(store._loaded)
+def _verify(store: Store) -> list[str]:
+    """Read every file of every batch in full (footers were checked on load; this checks the data pages), so a
+    batch is merged only when all of it was readable. Returns the batches found damaged."""
+    bad = []
+    for name in store.batches:
+        for path in sorted((batches_dir(store.root) / name).glob("*.parquet")):
+            try:
+                pq.ParquetFile(path).read()
+            except Exception as e:  # noqa: BLE001 - any damage keeps the batch out of the merge
+                store._drop_batch(name, f"{path}: damaged data ({type(e).__name__})")
+                bad.append(name)
+                break
+    return bad
+
+
+def compact(store: Store, drop_runs: set[str] = frozenset(), drop_scores_by: str | None = None) -> dict:
+    """Rewrite the store's readable batches as one batch (rows deduplicated by the first-batch rule, sorted by run
+    and prompt), leaving out the runs in ``drop_runs`` and the scores by ``drop_scores_by``; damaged batches are
+    quarantined intact. Returns what it did."""
+    store.refresh()
+    _verify(store)
+    damaged = store.damaged
+    moved = [str(quarantine(store.root, name)) for name in damaged]
+    old = store.batches
     if len(old) <= 1 and not drop_runs and not drop_scores_by:
-        return {"batches_before": len(old), "batches_after": len(old)}
-    keep = "WHERE run_key NOT IN (SELECT unnest(?))"
-    with store._lock:
-        tables = {name: store._con.sql(f"SELECT * FROM {name} {keep if name != 'prompts' else ''} "
-                                       f"ORDER BY {_ORDER[name]}", params=[sorted(drop_runs)] if name != "prompts" else None)
-                  .to_arrow_table() for name in TABLES}
-        if drop_scores_by:
-            scores = tables["scores"]
-            tables["scores"] = scores.filter(pc.not_equal(scores.column("verifier"), drop_scores_by))
+        store.refresh()
+        return {"batches_before": len(old), "batches_after": len(old), "quarantined": moved}
+    keep = "WHERE run_key NOT IN (SELECT unnest(?::VARCHAR[]))"
+    tables, rows = {}, {}
+    for name in TABLES:
+        where, params = ("", []) if name == "prompts" else (keep, [sorted(drop_runs)])
+        if name == "scores" and drop_scores_by:
+            where, params = where + " AND verifier <> ?", params + [drop_scores_by]
+        table = store.arrow(f"SELECT * EXCLUDE (batch) FROM {name} {where} ORDER BY {_ORDER[name]}", params)
+        tables[name] = table.cast(TABLES[name]) if table.num_rows else pa.Table.from_pylist([], TABLES[name])
+        rows[name] = table.num_rows
     commit_batch(tables, store.root, replaces=old)
     for name in old:
         shutil.rmtree(batches_dir(store.root) / name, ignore_errors=True)
     remove_stale_tmp(store.root)
-    after = Store(root)
-    return {"batches_before": len(old), "batches_after": len(after._loaded),
-            "rows": {t: v.num_rows for t, v in tables.items()}, "runs_dropped": len(drop_runs)}
+    store.refresh()
+    return {"batches_before": len(old), "batches_after": len(store.batches), "rows": rows,
+            "runs_dropped": len(drop_runs), "quarantined": moved}
+
+
+def compact_path(root: Path | None = None, **kw) -> dict:
+    """compact() for a command that owns no store yet (the CLI)."""
+    return compact(Store(root), **kw)

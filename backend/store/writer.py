@@ -17,6 +17,10 @@ from backend.store.schema import SCHEMA_VERSION, TABLES, VERSION_KEY
 
 TMP_PREFIX = "_tmp-"
 BATCH_PREFIX = "b-"
+MANIFEST = "manifest.json"  # the run keys each table of a batch holds: derived data is keyed per run from these
+
+
+ROW_GROUP = 65_536  # rows per Parquet row group: files sorted by run let a query for one run skip the others
 
 
 def store_dir(root: Path | None = None) -> Path:
@@ -50,9 +54,14 @@ def commit_batch(tables: dict[str, list[dict] | pa.Table], root: Path | None = N
     tmp = base / f"{TMP_PREFIX}{batch}"
     tmp.mkdir()
     try:
+        runs = {}
         for name, rows in tables.items():
             if len(rows):
-                pq.write_table(to_table(name, rows), tmp / f"{name}.parquet", compression="zstd")
+                table = to_table(name, rows)
+                pq.write_table(table, tmp / f"{name}.parquet", compression="zstd", row_group_size=ROW_GROUP)
+                if "run_key" in table.column_names:
+                    runs[name] = sorted(set(table.column("run_key").to_pylist()) - {None})
+        (tmp / MANIFEST).write_text(json.dumps({"runs": runs}, sort_keys=True))
         if replaces:
             (tmp / "replaces.json").write_text(json.dumps(sorted(replaces)))
         os.rename(tmp, base / batch)
