@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import traceback
 from pathlib import Path
 
 
@@ -92,13 +93,20 @@ def _register_model(args) -> int:
 
 
 def _import(args) -> int:
-    from backend.importer import import_generations, parse_count
+    from backend.importers import import_file, parse_count
+    from backend.store import Store
 
     names = [n.strip() for n in args.model.split(",")] if args.model else []
     counts = [parse_count(n) for n in args.params.split(",")] if args.params else []
+    if counts and not names:  # an Inspect log names its model itself
+        names = [None] * len(counts)
     if len(names) != len(counts):
         raise ValueError("give one --params value per --model name (comma-separated for the GPT-3 file)")
-    report = import_generations(args.file, args.test, list(zip(names, counts)), args.format)
+    if args.prm_params and not args.prm:
+        raise ValueError("--prm-params is the size of the PRM named by --prm; give both")
+    report = import_file(args.file, Store(), fmt=args.format, test=args.test, models=list(zip(names, counts)),
+                         task=args.task, prm=args.prm or "prm",
+                         prm_params=parse_count(args.prm_params) if args.prm_params else 0, approach=args.approach)
     print("\n".join(report.lines()))
     return 0
 
@@ -232,13 +240,24 @@ def main(argv: list[str] | None = None) -> int:
     rm.add_argument("--chat-template", choices=("auto", "on", "off"), default="auto",
                     help="write prompts as a chat turn (auto: when the tokenizer has a chat template)")
     rm.set_defaults(func=_register_model)
-    im = sub.add_parser("import", help="import a published GSM8K generation file as cache runs (idempotent)")
-    im.add_argument("file", help="generation file: GPT-3 verifier solutions, program-of-thought or SFT samples")
-    im.add_argument("--test", required=True, metavar="GSM8K_TEST.jsonl", help="the GSM8K test set (gold answers)")
+    im = sub.add_parser("import", help="import generations other tools wrote as cache runs (all or nothing; "
+                        "idempotent)")
+    im.add_argument("file", help="a published GSM8K set (GPT-3 verifier, program-of-thought, SFT samples), a "
+                    "search-and-learn output (.jsonl/.parquet), an lm-eval --log_samples JSONL, an Inspect log "
+                    "(.eval/.json) or the generic JSONL (README)")
+    im.add_argument("--test", metavar="GSM8K_TEST.jsonl", help="the GSM8K test set (the published sets' gold)")
     im.add_argument("--model", help="name of the model that wrote it; for the GPT-3 file two: NAME_6B,NAME_175B "
-                    "(default gpt3-6b,gpt3-175b)")
+                    "(default gpt3-6b,gpt3-175b); an Inspect log's own by default")
     im.add_argument("--params", help="its parameter count (13e9, 13B); for the GPT-3 file two (default 6.7e9,175e9)")
-    im.add_argument("--format", default="auto", choices=("auto", "gpt3_verifier", "pot_programs", "sft_samples"))
+    im.add_argument("--format", default="auto", choices=("auto", "gpt3_verifier", "pot_programs", "sft_samples",
+                                                         "search-and-learn", "lm-eval", "inspect", "generic"))
+    im.add_argument("--task", default="auto", choices=("auto", "gsm8k", "math"),
+                    help="answer checker: GSM8K numbers or MATH answers by math-verify (default: from the file)")
+    im.add_argument("--prm", help="name of the process reward model whose step scores the file holds "
+                    "(default prm); stored as verifiers NAME:last, NAME:min, NAME:prod")
+    im.add_argument("--prm-params", help="its parameter count, to charge its FLOPs (default: not charged)")
+    im.add_argument("--approach", choices=("best_of_n", "beam_search", "dvts"),
+                    help="search-and-learn approach (default: from the file name, else best_of_n)")
     im.set_defaults(func=_import)
     tv = sub.add_parser("train-verifier", help="train the learned process verifier into cache/verifiers/learned")
     tv.add_argument("--generators", nargs="+", default=["cot-0.1m", "cot-0.1m@6M", "cot-0.8m"])
@@ -259,9 +278,21 @@ def main(argv: list[str] | None = None) -> int:
     rp.add_argument("--n-boot", type=int, default=2000, help="bootstrap resamples per CI")
     rp.add_argument("--tables", action="store_true", help="print the zoo, ablation and search tables instead")
     rp.set_defaults(func=_report)
+    ap.add_argument("--debug", action="store_true", help="print the traceback of a failure instead of one line")
+    for p in sub.choices.values():  # also accepted after the command; SUPPRESS keeps a global --debug set
+        p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     try:
         return args.func(args)
-    except (ValueError, KeyError, FileNotFoundError) as e:
-        print(f"error: {e.args[0] if isinstance(e, KeyError) and e.args else e}", file=sys.stderr)
-        return 2
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+    except Exception as e:  # every failure ends in one line and a non-zero exit; --debug shows where it came from
+        from backend.errors import EXPECTED, one_line
+
+        if args.debug:
+            traceback.print_exc()
+            return 2 if isinstance(e, EXPECTED) else 1
+        hint = "" if isinstance(e, EXPECTED) else " (unexpected: rerun with --debug for the traceback)"
+        print(f"error: {one_line(e)}{hint}", file=sys.stderr)
+        return 2 if isinstance(e, EXPECTED) else 1

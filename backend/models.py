@@ -2,6 +2,7 @@
 (registered by a command, never a path typed into the web page). Engines are loaded once per process."""
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -10,6 +11,9 @@ import time
 from functools import lru_cache
 from pathlib import Path
 
+from safetensors import safe_open
+
+from backend.errors import EXPECTED, one_line
 from backend.paths import cache_dir
 from backend.zoo import registry
 
@@ -41,23 +45,102 @@ def model_path(name: str) -> Path:
 
 
 @lru_cache(maxsize=16)
-def _engine(name: str, path: str, device: str, chat_template: bool | None):
+def _engine(name: str, path: str, device: str, chat_template: bool | None, registered: bool):
     from backend.engines.hf import HFEngine
 
-    return HFEngine.from_path(path, name=name, device=device, chat_template=chat_template)
+    if registered:  # its files may have changed since registration: refuse before allocating anything
+        check_weights(Path(path))
+    engine = HFEngine.from_path(path, name=name, device=device, chat_template=chat_template)
+    if registered:
+        engine.fingerprint = model_fingerprint(Path(path))
+    return engine
 
 
 def load_engine(name: str, device: str = "cpu"):
     """The engine for model ``name``, loaded once per process (thread-safe). A registered model uses its chat
-    template as recorded at registration."""
+    template as recorded at registration, is checked against its config and tokenizer first, and is identified by
+    ``model_fingerprint``."""
     path = model_path(name)
-    chat = registered_models().get(name, {}).get("chat_template", False)
+    reg = registered_models()
+    chat = reg.get(name, {}).get("chat_template", False)
     with _lock:
-        return _engine(name, str(path), device, chat)
+        return _engine(name, str(path), device, chat, name in reg)
 
 
 _NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]{0,79}")
 _TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "vocab.json", "tokenizer_config.json")
+# what else shapes the text a model reads and writes: a change to any of them is another model for run keys
+_IDENTITY_FILES = _TOKENIZER_FILES + ("config.json", "generation_config.json", "merges.txt", "special_tokens_map.json",
+                                      "added_tokens.json", "chat_template.jinja", "chat_template.json")
+
+
+def model_fingerprint(folder: Path) -> str:
+    """Identity of a registered model: its weights, config, generation config, tokenizer and chat template. Zoo
+    members keep the weights-only ``registry.fingerprint`` (the trainer fixes their config and tokenizer), so the
+    shipped cache's run keys stay valid."""
+    return registry.fingerprint(folder, files=_IDENTITY_FILES)
+
+
+def _weight_shapes(folder: Path) -> dict[str, tuple[tuple[int, ...], str]]:
+    """Tensor name -> (shape, file) from the safetensors headers; no tensor is read."""
+    from safetensors import SafetensorError
+
+    shapes = {}
+    for f in sorted(folder.glob("*.safetensors")):
+        try:
+            with safe_open(str(f), framework="pt") as sf:
+                shapes.update({k: (tuple(sf.get_slice(k).get_shape()), f.name) for k in sf.keys()})
+        except (SafetensorError, OSError) as e:
+            raise ValueError(f"{f}: not a readable safetensors file ({one_line(e)})") from None
+    return shapes
+
+
+def check_weights(folder: Path) -> None:
+    """ValueError in one line unless the config, the safetensors headers and the tokenizer agree: every parameter
+    the config builds is stored with its shape, and every token id has an embedding row. The expected shapes come
+    from a model built on the meta device, so a config claiming 10B parameters allocates nothing."""
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+
+    stored = _weight_shapes(folder)
+    try:
+        config = AutoConfig.from_pretrained(folder, trust_remote_code=False)
+        with torch.device("meta"):
+            model = AutoModelForCausalLM.from_config(config, trust_remote_code=False)
+    except Exception as e:  # unknown architecture, remote code needed, nonsense sizes: all mean "cannot build it"
+        raise ValueError(f"{folder / 'config.json'}: transformers cannot build a causal LM from it without remote "
+                         f"code ({one_line(e)})") from None
+    prefix = f"{model.base_model_prefix}."
+    groups: dict[int, list[tuple[str, torch.Tensor]]] = {}  # tied parameters are one object under several names
+    for name, p in model.named_parameters(remove_duplicate=False):
+        groups.setdefault(id(p), []).append((name, p))
+    missing, wrong = [], []
+    for names in groups.values():
+        found = [(n, p, stored[k]) for n, p in names
+                 for k in (n, n.removeprefix(prefix), prefix + n) if k in stored]
+        if not found:
+            missing.append(names[0][0])
+        wrong += [(n, tuple(p.shape), shape, file) for n, p, (shape, file) in found[:1] if tuple(p.shape) != shape]
+    if wrong:
+        n, want, have, file = wrong[0]
+        raise ValueError(f"{folder}: config.json and the weights disagree on {len(wrong)} parameter(s), e.g. {n} is "
+                         f"{want} in the config but {have} in {file}")
+    if missing:
+        raise ValueError(f"{folder}: the weights lack {len(missing)} parameter(s) that config.json builds, e.g. "
+                         f"{missing[0]}")
+    rows = model.get_input_embeddings().weight.shape[0]
+    out = model.get_output_embeddings()
+    if out is not None and out.weight.shape[0] > rows:
+        raise ValueError(f"{folder}: the output layer scores {out.weight.shape[0]} tokens but only {rows} have "
+                         "input embeddings")
+    try:
+        tok = AutoTokenizer.from_pretrained(folder, trust_remote_code=False)
+    except Exception as e:  # broken or unsupported tokenizer files
+        raise ValueError(f"{folder}: cannot load its tokenizer ({one_line(e)})") from None
+    top = max([*tok.get_vocab().values(), *(i for i in tok.all_special_ids if i is not None)], default=-1)
+    if top >= rows:
+        raise ValueError(f"{folder}: the tokenizer has token ids up to {top} but the model has embeddings for "
+                         f"{rows} (ids 0..{rows - 1}); save the tokenizer that was trained with these weights")
 
 
 def check_model_folder(path: str | Path) -> Path:
@@ -91,14 +174,16 @@ def register_model(name: str, path: str | Path, task: str = "gsm8k", chat_templa
     folder = check_model_folder(path)
     if _is_zoo_member(name):
         raise ValueError(f"{name!r} is a zoo member; register the model under another name")
+    check_weights(folder)
     try:
         engine = HFEngine.from_path(folder, name=name, chat_template=False)
-    except (OSError, ValueError, KeyError) as e:  # unknown architecture, remote code needed, broken files
-        raise ValueError(f"cannot load {folder} as a causal LM with transformers (no remote code): {e}") from None
+    except EXPECTED as e:  # what the checks above cannot see: broken files, unsupported options
+        raise ValueError(f"cannot load {folder} as a causal LM with transformers (no remote code): {one_line(e)}") \
+            from None
     has_template = bool(getattr(engine.tok, "chat_template", None))
     if chat_template and not has_template:
         raise ValueError(f"the tokenizer in {folder} has no chat template; register without --chat-template on")
-    entry = {"path": str(folder), "task": task, "params": engine.n_params, "fingerprint": engine.fingerprint,
+    entry = {"path": str(folder), "task": task, "params": engine.n_params, "fingerprint": model_fingerprint(folder),
              "chat_template": has_template if chat_template is None else chat_template, "registered": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     with _lock:
         models = registered_models()
@@ -110,16 +195,25 @@ def register_model(name: str, path: str | Path, task: str = "gsm8k", chat_templa
 
 def _write_json(path: Path, data: dict) -> None:
     """Write atomically: readers see the old file or the new one, never half of one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
-    os.replace(tmp, path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+        os.replace(tmp, path)
+    except OSError as e:  # read-only or full disk: name the file we meant to write, leave no temporary behind
+        with contextlib.suppress(OSError):  # a read-only disk refuses even this
+            tmp.unlink(missing_ok=True)
+        raise OSError(e.errno, f"cannot write it ({e.strerror})", str(path)) from None
 
 
 def resolve_model(model: str, task: str | None = None) -> str:
-    """The model name for ``model``: a registered or zoo name as is; an existing folder is registered under its
-    folder name first (again when its weights changed; keeping the recorded task unless ``task`` is given)."""
-    if model in registered_models():
+    """The model name for ``model``: a zoo name as is; a registered name, registered again when its files changed;
+    an existing folder is registered under its folder name first (again when its files changed; keeping the
+    recorded task unless ``task`` is given)."""
+    known = registered_models().get(model)
+    if known:  # its files may have changed since: checked and recorded again, so a run never starts on a broken one
+        if known["fingerprint"] != model_fingerprint(Path(known["path"])):
+            register_model(model, known["path"], known.get("task", "gsm8k"), known.get("chat_template"))
         return model
     folder = Path(model).expanduser()
     if folder.is_dir():
@@ -128,8 +222,8 @@ def resolve_model(model: str, task: str | None = None) -> str:
         if known and Path(known["path"]) != folder:
             raise ValueError(f"another model is registered as {name!r} ({known['path']}); register this one under "
                              f"another name: python -m backend register-model NAME {folder}")
-        if known and known["fingerprint"] == registry.fingerprint(folder) and task in (None, known["task"]):
-            return name  # registered, weights unchanged
+        if known and known["fingerprint"] == model_fingerprint(folder) and task in (None, known["task"]):
+            return name  # registered, files unchanged
         register_model(name, folder, task or (known or {}).get("task", "gsm8k"))
         return name
     if _is_zoo_member(model):

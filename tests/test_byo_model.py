@@ -16,7 +16,7 @@ from backend.engines.base import SamplingParams
 from backend.engines.hf import HFEngine
 from backend.store import Store
 from backend.tasks import get_task, gsm8k_prompts
-from backend.zoo.registry import fingerprint
+from backend.models import model_fingerprint
 from backend.zoo.tokenizer import build_tokenizer
 
 PROBLEMS = [
@@ -78,7 +78,7 @@ def test_register_and_build_cache_end_to_end(tmp_path, cache, capsys):
     assert main(["register-model", "tiny", str(folder)]) == 0
     entry = json.loads((cache / "models.json").read_text())["tiny"]
     assert entry["params"] == weight_count(folder) == sum(p.numel() for p in LlamaForCausalLM.from_pretrained(folder).parameters())
-    assert entry["fingerprint"] == fingerprint(folder) and entry["task"] == "gsm8k" and entry["chat_template"] is False
+    assert entry["fingerprint"] == model_fingerprint(folder) and entry["task"] == "gsm8k" and entry["chat_template"] is False
     assert not list(cache.glob("*.tmp")) and not list(cache.glob(".*.tmp"))  # written by rename
 
     argv = ["build-cache", "--model", "tiny", "--task", "gsm8k", "--data", str(data), "--n", str(N),

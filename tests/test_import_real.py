@@ -12,7 +12,7 @@ import pytest
 
 from backend.analysis.estimators import majority_at_k, pass_at_k
 from backend.cli import main
-from backend.importer import VERIFIER_SAMPLES, import_generations
+from backend.importers.gsm8k_published import VERIFIER_SAMPLES, import_generations
 from backend.store import Store
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "gsm8k-real"

@@ -14,11 +14,12 @@ import pandas as pd
 from backend.analysis import compute
 from backend.analysis.estimators import pass_at_k_curve
 
-__all__ = ["BANDS", "N_BINS", "band_of", "construction_bins", "quantile_bins", "oracle_bins", "predicted_bins",
-           "check_bin"]
+__all__ = ["BANDS", "N_BINS", "MATH_LEVELS", "band_of", "construction_bins", "quantile_bins", "oracle_bins",
+           "predicted_bins", "check_bin"]
 
 BANDS = {"easy": (1, 2), "medium": (3, 4), "hard": (5, 6)}  # operator counts per band (as in the zoo's evaluation)
 N_BINS = 5  # Snell et al.: five difficulty levels, 1 = easiest
+MATH_LEVELS = (1, 2, 3, 4, 5)  # Hendrycks et al. 2021: MATH problems by level, 1 = easiest
 
 
 def band_of(n_ops: int) -> str:
@@ -30,21 +31,29 @@ def band_of(n_ops: int) -> str:
 
 
 def construction_bins(prompts: pd.DataFrame, by: str = "band") -> pd.Series:
-    """Difficulty by construction of a prompts frame (prompt_key, n_ops, digits): "band" or "cell" ("ops,digits")."""
-    missing = {"prompt_key", "n_ops", "digits"} - set(prompts.columns)
+    """Difficulty by construction of a prompts frame (prompt_key, n_ops, digits): "band" or "cell" ("ops,digits")
+    for arith prompts, or "level" for MATH prompts (their level 1-5, stored in n_ops; 1 = easiest)."""
+    need = {"prompt_key", "n_ops"} | ({"digits"} if by != "level" else set())
+    missing = need - set(prompts.columns)
     if missing:
         raise ValueError(f"prompts lacks columns {sorted(missing)}; pass rows of the prompts table.")
-    if prompts["n_ops"].isna().any() or prompts["digits"].isna().any():
-        raise ValueError("some prompts have no n_ops/digits (not arith prompts); bin them by oracle or prediction.")
+    if prompts[sorted(need - {"prompt_key"})].isna().any().any():
+        what = "a MATH level" if by == "level" else "n_ops/digits (not arith prompts)"
+        raise ValueError(f"some prompts have no {what}; bin them by oracle or prediction.")
     keys = prompts["prompt_key"].to_numpy()
-    if by == "band":
+    if by == "level":
+        labels = [int(n) for n in prompts["n_ops"]]
+        if not set(labels) <= set(MATH_LEVELS):
+            raise ValueError(f"MATH levels run 1-5; these prompts have {sorted(set(labels) - set(MATH_LEVELS))}.")
+        cats = list(MATH_LEVELS)
+    elif by == "band":
         labels = [band_of(int(n)) for n in prompts["n_ops"]]
         cats = list(BANDS)
     elif by == "cell":
         labels = [f"{int(o)},{int(d)}" for o, d in zip(prompts["n_ops"], prompts["digits"])]
         cats = sorted(set(labels), key=lambda s: tuple(int(x) for x in s.split(",")))
     else:
-        raise ValueError(f"unknown construction binning {by!r}; use 'band' or 'cell'.")
+        raise ValueError(f"unknown construction binning {by!r}; use 'band', 'cell' or 'level'.")
     return pd.Series(pd.Categorical(labels, categories=cats, ordered=True), index=pd.Index(keys, name="prompt_key"),
                      name=by)
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from backend.tasks import arith, gsm8k
+from backend.tasks import arith, gsm8k, math_answers
 
 
 @dataclass(frozen=True)
@@ -41,9 +41,12 @@ class TaskAdapter:
     step_sep: str  # text that ends one reasoning step
     find_answer: Callable[[str], int] | None = None  # where the answer part starts (-1: none); default: think_end
     stop: tuple[str, ...] = ()  # texts that end a generation (kept in it); part of every run key when set
+    check: Callable[[str, str], bool] | None = None  # (gold, answer) -> right; default: equal strings
 
     def correct(self, prompt: PromptRecord, answer: str | None) -> bool:
-        return answer is not None and answer == prompt.gold
+        if answer is None:
+            return False
+        return self.check(prompt.gold, answer) if self.check else answer == prompt.gold
 
     def answer_start(self, text: str) -> int:
         """Index in ``text`` where the answer part begins (what precedes it is thinking); -1 when there is none."""
@@ -73,6 +76,13 @@ def gsm8k_record(p: gsm8k.Problem, text: str | None = None, split: str = "test")
     construction: 2-11 on the test set, mostly 2-6), ``gold`` the normalised answer (:func:`gsm8k.answer_key`)."""
     return PromptRecord(f"gsm8k:{p.key}", "gsm8k", p.prompt if text is None else text, p.question,
                         gsm8k.answer_key(p.gold), n_ops=len(gsm8k.split_steps(p.solution)), split=split)
+
+
+def math_record(problem: str, gold: str, level: int | None = None, split: str = "test") -> PromptRecord:
+    """A MATH-style problem as a prompt row, keyed by its normalised text (so one problem imported from several
+    tools is one prompt); ``n_ops`` holds its MATH level (1-5), the difficulty by construction."""
+    return PromptRecord(f"math:{gsm8k.question_key(problem)}", "math", problem, problem, gold.strip(), n_ops=level,
+                        split=split)
 
 
 def gsm8k_prompts(path: str | Path, limit: int | None = None, shots: int = 0,
@@ -146,6 +156,10 @@ def _gsm8k_step_labels(prompt: PromptRecord, text: str) -> list[bool]:
     return gsm8k.step_labels(text, rounding=True)
 
 
+def _math_step_labels(prompt: PromptRecord, text: str) -> list[bool]:
+    raise ValueError("MATH traces have no exact step checker; their step scores come from an imported PRM")
+
+
 TASKS: dict[str, TaskAdapter] = {
     "arith": TaskAdapter("arith", _arith_extract, _arith_step_labels, _arith_step_texts,
                          think_end=arith.ANSWER_MARK, step_sep=arith.STEP_SEP,
@@ -156,6 +170,10 @@ TASKS: dict[str, TaskAdapter] = {
     "gsm8k": TaskAdapter("gsm8k", _gsm8k_extract, _gsm8k_step_labels, gsm8k.split_steps,
                          think_end="####", step_sep="\n", find_answer=gsm8k.answer_position,
                          stop=("\nQuestion:",)),
+    # MATH-style answers (imported runs): the last \boxed{…}, checked by math-verify; steps are paragraphs
+    "math": TaskAdapter("math", math_answers.extract, _math_step_labels, math_answers.split_steps,
+                        think_end="\\boxed", step_sep="\n\n", find_answer=math_answers.answer_position,
+                        check=math_answers.equivalent),
 }
 
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from backend.importers.records import Record, check, first_record, read_json_records
 from backend.tasks.gsm8k import Number, Problem, extract_answer, normalize_question, to_number
 
 GPT3_SOURCES = {  # file column -> source label
@@ -34,6 +35,7 @@ GPT3_SOURCES = {  # file column -> source label
 POT_LABEL = "llama2-13b-pot"
 SFT_LABEL = "llama2-7b-sft"
 FORMATS = ("gsm8k", "gpt3_verifier", "pot_programs", "sft_samples")
+INVALID = "[invalid]"  # the OVM grader's label for a response it could not parse
 
 
 @dataclass(frozen=True)
@@ -58,28 +60,12 @@ class SampleSet:
     extra: dict = field(default_factory=dict)
 
 
-def _read_records(path: Path) -> list[dict]:
-    """A JSON list or JSONL file as a list of dicts; ValueError naming the file (and line) otherwise."""
-    text = Path(path).read_text(encoding="utf-8")
-    if text.lstrip().startswith("["):
-        try:
-            rows = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise ValueError(f"{path}: invalid JSON ({e})") from None
-        lines = range(1, len(rows) + 1)
-    else:
-        rows, lines = [], []
-        for lineno, line in enumerate(text.splitlines(), 1):
-            if line.strip():
-                try:
-                    rows.append(json.loads(line))
-                except json.JSONDecodeError as e:
-                    raise ValueError(f"{path}:{lineno}: invalid JSON line ({e})") from None
-                lines.append(lineno)
-    for n, row in zip(lines, rows):
-        if not isinstance(row, dict) or not isinstance(row.get("question"), str):
-            raise ValueError(f"{path}: record {n} is not an object with a string 'question'")
-    return rows
+def _read_records(path: Path) -> list[Record]:
+    """A JSON list or JSONL file as records, each with a string 'question'; ValueError naming file and line."""
+    records = read_json_records(path)
+    for r in records:
+        r.get("question", "str")
+    return records
 
 
 def _format_of(row: dict) -> str | None:
@@ -88,7 +74,7 @@ def _format_of(row: dict) -> str | None:
         return "gpt3_verifier"
     if {"generated", "results"} <= keys:
         return "pot_programs"
-    if "outputs" in keys and isinstance(row["outputs"], list):
+    if "outputs" in keys:
         return "sft_samples"
     if isinstance(row.get("answer"), str) and "####" in row["answer"]:
         return "gsm8k"
@@ -98,18 +84,7 @@ def _format_of(row: dict) -> str | None:
 def detect_format(path: str | Path) -> str:
     """Which of :data:`FORMATS` the file is (from its first record); ValueError naming the file otherwise."""
     path = Path(path)
-    with open(path, encoding="utf-8") as f:
-        line = f.readline()
-        while line and not line.strip():
-            line = f.readline()
-        try:
-            if line.lstrip().startswith("["):  # a JSON list (possibly pretty-printed): parse it whole
-                rows = json.loads(line + f.read())
-                first = rows[0] if isinstance(rows, list) and rows else rows
-            else:
-                first = json.loads(line)
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            raise ValueError(f"{path}: neither a JSON list nor JSONL") from None
+    first = first_record(path)
     fmt = _format_of(first) if isinstance(first, dict) else None
     if fmt is None:
         keys = sorted(first) if isinstance(first, dict) else type(first).__name__
@@ -117,15 +92,24 @@ def detect_format(path: str | Path) -> str:
     return fmt
 
 
+def _number(r: Record, value, name: str) -> Number:
+    """A number the file gives as a number or numeric string (executed results, gold answers)."""
+    n = to_number(value)
+    if n is None:
+        raise r.fail(f"{name!r} must be a number, not {json.dumps(value)[:40]}")
+    return n
+
+
 def read_gpt3_verifier(path: str | Path) -> list[SampleSet]:
     sets = []
-    for i, row in enumerate(_read_records(Path(path))):
-        gold = extract_answer(row.get("ground_truth"))  # its solutions end "A: N", not "#### N"
+    for i, r in enumerate(_read_records(Path(path))):
+        gold = extract_answer(r.get("ground_truth", "str"))  # its solutions end "A: N", not "#### N"
         for col, label in GPT3_SOURCES.items():
-            cell = row[col]
-            text = cell.get("solution")
-            sample = ImportedSample(text, None, cell.get("is_correct"), extract_answer(text))
-            sets.append(SampleSet(row["question"], [sample], label, gold, {"index": i}))
+            cell = r.get(col, "obj")
+            text = check(cell.get("solution"), "text", f"{col}.solution", r.fail)
+            label_ = check(cell.get("is_correct"), "bool", f"{col}.is_correct", r.fail)
+            sample = ImportedSample(text, None, label_, extract_answer(text))
+            sets.append(SampleSet(r.row["question"], [sample], label, gold, {"index": i, "where": r.where}))
     return sets
 
 
@@ -137,18 +121,23 @@ def read_pot_programs(path: str | Path) -> list[SampleSet]:
     counted wrong), and the programs are kept, unpaired, in ``SampleSet.extra["unpaired_texts"]``.
     """
     sets = []
-    for i, row in enumerate(_read_records(Path(path))):
-        programs, results = row["generated"], row["results"]
+    for i, r in enumerate(_read_records(Path(path))):
+        programs = r.get("generated", "str-list")
+        results = [_number(r, x, f"results[{j}]") for j, x in enumerate(r.get("results", "list0"))]
+        if len(results) > len(programs):
+            raise r.fail(f"{len(results)} results for {len(programs)} generated programs")
+        gold = _number(r, r.row.get("answer"), "answer")
         if len(results) == len(programs):
-            samples = [ImportedSample(p, r, None, to_number(r), {"aligned": True}) for p, r in zip(programs, results)]
+            samples = [ImportedSample(p, x, None, x, {"aligned": True}) for p, x in zip(programs, results)]
             extra = {"index": i}
         else:
-            samples = [ImportedSample(None, r, None, to_number(r), {"aligned": False}) for r in results]
+            samples = [ImportedSample(None, x, None, x, {"aligned": False}) for x in results]
             k = len(programs) - len(results)
             samples += [ImportedSample(None, None, None, None, {"aligned": False, "failed": True}) for _ in range(k)]
             extra = {"index": i, "unpaired_texts": list(programs)}
-        extra["prediction_from_file"] = row.get("prediction")
-        sets.append(SampleSet(row["question"], samples, POT_LABEL, to_number(row.get("answer")), extra))
+        extra["prediction_from_file"] = r.row.get("prediction")
+        extra["where"] = r.where
+        sets.append(SampleSet(r.row["question"], samples, POT_LABEL, gold, extra))
     return sets
 
 
@@ -156,16 +145,21 @@ def read_sft_samples(path: str | Path) -> list[SampleSet]:
     """Labels are booleans except ``"[invalid]"`` (the file's extractor found no "The answer is N"): kept as
     False, the file's own verdict, with the raw value in ``extra["raw_label"]``."""
     sets = []
-    for row in _read_records(Path(path)):
+    for r in _read_records(Path(path)):
         samples = []
-        for out in row["outputs"]:
+        for j, out in enumerate(r.get("outputs", "list")):
+            check(out, "obj", f"outputs[{j}]", r.fail)
+            text = check(out.get("response"), "text", f"outputs[{j}].response", r.fail)
             label, extra = out.get("label"), {}
             if not isinstance(label, bool):
+                if label != INVALID:
+                    raise r.fail(f"'outputs[{j}].label' must be true, false or {INVALID!r}, not "
+                                 f"{json.dumps(label)[:40]}")
                 label, extra = False, {"raw_label": label}
-            text = out.get("response")
             samples.append(ImportedSample(text, out.get("response_answer"), label, extract_answer(text), extra))
-        gold = to_number(str(row.get("ground_truth", "")))
-        sets.append(SampleSet(row["question"], samples, SFT_LABEL, gold, {"index": row.get("idx")}))
+        gold = _number(r, r.row.get("ground_truth"), "ground_truth")
+        sets.append(SampleSet(r.row["question"], samples, SFT_LABEL, gold, {"index": r.row.get("idx"),
+                                                                             "where": r.where}))
     return sets
 
 

@@ -68,8 +68,10 @@ def count_params(folder: Path) -> int:
     return total
 
 
-def fingerprint(path: Path) -> str:
-    """Identity of the weights: name, size and the first and last MiB of every safetensors file."""
+def fingerprint(path: Path, files: tuple[str, ...] = ()) -> str:
+    """Identity of the weights: name, size and the first and last MiB of every safetensors file; plus the full bytes
+    of each of ``files`` (names in the folder) that exists. Without ``files`` the value is what it always was, so the
+    zoo's run keys stay valid."""
     h = hashlib.blake2b(digest_size=8)
     for f in sorted(Path(path).glob("*.safetensors")):
         size = f.stat().st_size
@@ -79,6 +81,10 @@ def fingerprint(path: Path) -> str:
             if size > 2 << 20:
                 fh.seek(-(1 << 20), 2)
                 h.update(fh.read())
+    for name in sorted(files):
+        f = Path(path) / name
+        if f.is_file():
+            h.update(f"\x1f{name}:".encode() + f.read_bytes())
     return h.hexdigest()
 
 
