@@ -190,3 +190,120 @@ def test_gsm8k_task_adapter(tmp_path):
     (tmp_path / "latin1.jsonl").write_bytes(b'{"question": "caf\xe9", "answer": "#### 1"}\n')
     with pytest.raises(ValueError, match="not UTF-8"):
         gsm8k_prompts(tmp_path / "latin1.jsonl")
+
+
+def _refit(folder: Path, **config) -> Path:
+    """Overwrite the config of a saved model with other values, weights untouched."""
+    cfg = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps({**cfg, **config}))
+    return folder
+
+
+def test_registration_refuses_token_ids_beyond_the_embeddings(tmp_path, cache):
+    from backend.models import register_model
+    from tests.helpers import random_word_model
+
+    wide, narrow = random_word_model(tmp_path / "wide", vocab=80), random_word_model(tmp_path / "narrow", vocab=40)
+    for name in ("config.json", "model.safetensors"):
+        (wide / name).write_bytes((narrow / name).read_bytes())
+    with pytest.raises(ValueError, match=r"token ids up to 79 but the model has embeddings for 40"):
+        register_model("wide", wide)
+    assert not (cache / "models.json").exists()
+    register_model("narrow", narrow)  # its own tokenizer fits
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"hidden_size": 64}, r"disagree on \d+ parameter\(s\), e\.g\. model\.embed_tokens\.weight is \(\d+, 64\)"),
+    ({"num_hidden_layers": 3}, r"lack 9 parameter\(s\) that config\.json builds, e\.g\. model\.layers\.2\."),
+    ({"vocab_size": 500}, r"model\.embed_tokens\.weight is \(500, 32\) in the config but \(\d+, 32\)"),
+    ({"model_type": "no-such-arch"}, r"config\.json: transformers cannot build a causal LM"),
+])
+def test_registration_refuses_a_config_its_weights_do_not_match(tmp_path, cache, change, message):
+    from backend.models import register_model
+
+    folder = _refit(tiny_model(tmp_path / "m"), **change)
+    with pytest.raises(ValueError, match=message):
+        register_model("m", folder)
+    assert not (cache / "models.json").exists()
+
+
+def test_tied_embeddings_register(tmp_path, cache):
+    """A checkpoint that stores a tied output layer once is complete, not missing a parameter."""
+    from backend.models import register_model
+
+    torch.manual_seed(0)
+    cfg = LlamaConfig(vocab_size=60, hidden_size=16, intermediate_size=32, num_hidden_layers=1, num_attention_heads=2,
+                      num_key_value_heads=2, tie_word_embeddings=True)
+    LlamaForCausalLM(cfg).save_pretrained(tmp_path / "tied")
+    keys = load_file(tmp_path / "tied" / "model.safetensors").keys()
+    assert "lm_head.weight" not in keys  # stored once
+    from tests.helpers import random_word_model
+
+    random_word_model(tmp_path / "tok", vocab=60)
+    for f in ("tokenizer.json", "tokenizer_config.json"):
+        (tmp_path / "tied" / f).write_bytes((tmp_path / "tok" / f).read_bytes())
+    assert register_model("tied", tmp_path / "tied")["params"] == sum(
+        p.numel() for p in LlamaForCausalLM(cfg).parameters())
+
+
+def test_a_10b_config_over_tiny_weights_is_refused_without_allocating(tmp_path):
+    """Under a 6 GiB address-space limit (a 10B float32 model needs 40 GB): refused from the headers, small RSS."""
+    import subprocess
+    import sys
+
+    folder = _refit(tiny_model(tmp_path / "huge"), hidden_size=8192, intermediate_size=28672, num_hidden_layers=16,
+                    num_attention_heads=64, num_key_value_heads=8)
+    code = ("import resource, sys\nresource.setrlimit(resource.RLIMIT_AS, (6 << 30, 6 << 30))\n"
+            "from backend.cli import main\nrc = main(['register-model', 'huge', sys.argv[1]])\n"
+            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)\nsys.exit(rc)\n")
+    out = subprocess.run([sys.executable, "-c", code, str(folder)], capture_output=True, text=True, timeout=300,
+                         cwd=Path(__file__).resolve().parents[1],
+                         env={**__import__("os").environ, "TTC_CACHE": str(tmp_path / "cache"), "OMP_NUM_THREADS": "1"})
+    assert out.returncode == 2, out.stderr[-2000:]
+    assert out.stderr.startswith("error: ") and "disagree" in out.stderr and "(143, 8192)" in out.stderr, out.stderr
+    assert int(out.stdout.split()[-1]) < 1500  # MiB: the 10B model was never materialised
+    assert not (tmp_path / "cache" / "models.json").exists()
+
+
+def _swap_two_words(folder: Path) -> None:
+    """The same vocabulary with the ids of two words exchanged: every prompt still reads, as other tokens."""
+    spec = json.loads((folder / "tokenizer.json").read_text())
+    vocab = spec["model"]["vocab"]
+    vocab["apples"], vocab["eggs"] = vocab["eggs"], vocab["apples"]
+    (folder / "tokenizer.json").write_text(json.dumps(spec))
+
+
+def test_fingerprint_covers_config_and_tokenizer_of_registered_models(tmp_path, cache):
+    """Variants of one set of weights that differ in tokenizer, chat template, generation or model config are
+    different models; the zoo's weights-only fingerprint is untouched by the same changes (shipped run keys stay)."""
+    import shutil
+
+    from backend.models import model_fingerprint
+    from backend.zoo.registry import fingerprint
+
+    base = tiny_model(tmp_path / "base")
+    variants = {"base": base}
+    for name, edit in {
+        "chat": lambda f: (f / "tokenizer_config.json").write_text(json.dumps(
+            {**json.loads((f / "tokenizer_config.json").read_text()), "chat_template": CHAT})),
+        "tokenizer": _swap_two_words,
+        "generation": lambda f: (f / "generation_config.json").write_text(json.dumps({"eos_token_id": [1, 2]})),
+        "config": lambda f: _refit(f, rope_theta=1234.0),
+    }.items():
+        shutil.copytree(base, tmp_path / name)
+        edit(tmp_path / name)
+        variants[name] = tmp_path / name
+    prints = {name: model_fingerprint(f) for name, f in variants.items()}
+    assert len(set(prints.values())) == len(variants), prints
+    assert len({fingerprint(f) for f in variants.values()}) == 1  # weights-only: what the zoo's run keys use
+
+    # one registered name whose tokenizer is replaced is a new model: the next build runs it again
+    data, live = write_data(tmp_path), tmp_path / "live"
+    shutil.copytree(base, live)
+    argv = ["build-cache", "--model", str(live), "--data", str(data), "--n", "2", "--limit", "1",
+            "--max-new-tokens", "4"]
+    assert main(argv) == 0
+    shutil.copy(variants["tokenizer"] / "tokenizer.json", live / "tokenizer.json")
+    assert main(argv) == 0
+    runs = rows("SELECT run_key, model_fingerprint FROM runs WHERE model = 'live'")
+    assert len(runs) == 4 and runs["model_fingerprint"].nunique() == 2
