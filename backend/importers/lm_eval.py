@@ -59,19 +59,34 @@ def _responses(r: Record) -> list[str]:
     return resps[0]
 
 
+METRICS = ("exact_match", "acc", "em", "correct")  # where an older log has no "metrics" list
+
+
 def _label(r: Record) -> tuple[str, float] | None:
     """(metric, value) of this line's first numeric metric: the file's verdict under its filter."""
-    for name in r.get("metrics", "list0", required=False, default=[]):
-        if isinstance(name, str) and name in r.row and r.row[name] is not None:
-            return name, float(check(r.row[name], "num", name, r.fail))
+    names = r.row.get("metrics") if isinstance(r.row.get("metrics"), list) else METRICS
+    for name in names:
+        value = r.row.get(name) if isinstance(name, str) else None
+        if value is not None:
+            return name, float(value if isinstance(value, bool) else check(value, "num", name, r.fail))
     return None
 
 
-def _temperature(r: Record) -> float | None:
-    kwargs = (r.row.get("arguments") or {}).get("gen_args_0", {}).get("arg_1") if isinstance(
-        r.row.get("arguments"), dict) else None
-    if not isinstance(kwargs, dict):
-        return None
+def _request(r: Record) -> tuple[str | None, dict]:
+    """(prompt, generation kwargs) of the line's request: ``arguments`` is {"gen_args_0": {"arg_0", "arg_1"}}
+    (lm-eval >= 0.4.3) or [[prompt, kwargs]] (older logs)."""
+    args = r.row.get("arguments")
+    if isinstance(args, dict):
+        first = args.get("gen_args_0") or {}
+        prompt, kwargs = first.get("arg_0"), first.get("arg_1")
+    elif isinstance(args, list) and args and isinstance(args[0], list) and len(args[0]) == 2:
+        prompt, kwargs = args[0]
+    else:
+        prompt, kwargs = None, None
+    return (prompt if isinstance(prompt, str) else None), (kwargs if isinstance(kwargs, dict) else {})
+
+
+def _temperature(kwargs: dict) -> float | None:
     if kwargs.get("do_sample") is False:
         return 0.0
     t = kwargs.get("temperature")
@@ -99,14 +114,12 @@ def read_prompts(path: Path, task: str) -> tuple[list[ReadPrompt], dict]:
             n = len(texts)
             t = task_of(r, doc, task)
             meta["tasks"].add(t)
-            target = r.row.get("target")
-            args = r.row.get("arguments")
-            prompt_text = args.get("gen_args_0", {}).get("arg_0") if isinstance(args, dict) else None
-            by_doc[doc_id] = ReadPrompt(_record(r, doc, target, t), r.where, texts,
-                                        prompt_text=prompt_text if isinstance(prompt_text, str) else None,
-                                        extra={"labels": {}, "task": t})
+            prompt_text, kwargs = _request(r)
+            by_doc[doc_id] = ReadPrompt(_record(r, doc, r.row.get("target"), t), r.where, texts,
+                                        prompt_text=prompt_text, extra={"labels": {}, "task": t})
             first_line[doc_id] = r
-            meta["temperature"] = meta["temperature"] if meta["temperature"] is not None else _temperature(r)
+            if meta["temperature"] is None:
+                meta["temperature"] = _temperature(kwargs)
         label = _label(r)
         if label is not None:
             by_doc[doc_id].extra["labels"][flt] = label
