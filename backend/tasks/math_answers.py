@@ -9,6 +9,7 @@ answers share one string (the first seen), and an answer is stored as the gold s
 """
 from __future__ import annotations
 
+import re
 import threading
 from functools import lru_cache
 
@@ -92,14 +93,20 @@ def _norm(s: str) -> str:
     return "".join(s.split()).rstrip(".")
 
 
+_INT = re.compile(r"[-+]?\d+")  # two integers: math-verify compares them exactly too, without a LaTeX parse
+
+
 @lru_cache(maxsize=1 << 18)
 def equivalent(gold: str, answer: str | None) -> bool:
     """math-verify's verdict on ``answer`` against ``gold`` (its order: the gold first); when either cannot be
     parsed, equal text up to spaces."""
     if answer is None:
         return False
-    if _norm(gold) == _norm(answer):
+    gt, at = _norm(gold), _norm(answer)
+    if gt == at:
         return True
+    if _INT.fullmatch(gt) and _INT.fullmatch(at):
+        return int(gt) == int(at)
     g, a = _parsed(gold), _parsed(answer)
     if not g or not a:
         return False
