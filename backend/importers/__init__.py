@@ -65,11 +65,14 @@ def import_file(path: str | Path, store: Store, *, fmt: str = "auto", test: str 
     if task not in TASKS:
         raise ValueError(f"unknown task {task!r}; use one of {', '.join(TASKS)}")
     detected = detect_format(path) if fmt == "auto" or fmt in PUBLISHED else fmt
-    if detected in PUBLISHED or detected == "gsm8k":
+    if detected == "gsm8k":
+        raise ValueError(f"{path} is a GSM8K dataset (question, answer), not a generation set; pass it as --test")
+    if detected in PUBLISHED:
         from backend.importers.gsm8k_published import import_generations
 
         if test is None:
-            raise ValueError(f"{path} is a published GSM8K set ({detected}): give the test set, --test gsm8k_test.jsonl")
+            raise ValueError(f"{path} is a published GSM8K set ({detected}): give the test set, "
+                             "--test gsm8k_test.jsonl")
         return import_generations(path, test, models, fmt if fmt in PUBLISHED else "auto", store)
     from backend.importers import generic, inspect_log, lm_eval, search_and_learn
 

@@ -131,7 +131,8 @@ def prm_verifiers(prm: str) -> dict[str, str]:
     return {how: f"{prm}:{how}" for how in AGGREGATES}
 
 
-def score_rows(prompt_key: str, idx: int, steps: list[float], tokens: int, prm: str, prm_params: int) -> dict[str, dict]:
+def score_rows(prompt_key: str, idx: int, steps: list[float], tokens: int, prm: str,
+               prm_params: int) -> dict[str, dict]:
     """One scores row per aggregate (verifier name -> row): the PRM read ``tokens`` (prompt + completion) once per
     trace, charged 2·N_prm·tokens (0 when its size was not given)."""
     flops = verifier_flops(tokens, prm_params)

@@ -91,7 +91,8 @@ def decode_utf8(path: Path, data: bytes) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError as e:
         line = data.count(b"\n", 0, e.start) + 1
-        raise ValueError(f"{path}:{line}: not UTF-8 text (byte 0x{data[e.start]:02x}); save the file as UTF-8") from None
+        raise ValueError(f"{path}:{line}: not UTF-8 text (byte 0x{data[e.start]:02x}); save the file as "
+                         "UTF-8") from None
 
 
 def read_json_records(path: str | Path) -> list[Record]:
