@@ -2,6 +2,7 @@
 thing on every page, CI-band charts, explanations and CSV downloads. No formulas or SQL here."""
 from __future__ import annotations
 
+import math
 import re
 
 import pandas as pd
@@ -55,9 +56,50 @@ def select(label: str, options: list, key: str, default=None, help: str | None =
     index = options.index(default) if default in options else 0
     shown = st.selectbox(label, labels, index=index, key=key, bind="query-params", help=help, **kw)
     if raw is not None and raw not in labels:
-        st.warning(f"The link asked for {key} = “{safe(raw)}”, which is not available here; showing "
-                   f"“{safe(shown)}” instead.")
+        _link_note(key, raw, shown)
     return options[labels.index(shown)]
+
+
+def _link_note(key: str, raw: str, shown: object) -> None:
+    st.warning(f"The link asked for {key} = “{safe(raw)}”, which is not available here; showing "
+               f"“{safe(shown)}” instead.")
+
+
+def _same_number(raw: str, value: float) -> bool:
+    try:
+        x = float(raw)
+    except ValueError:
+        return False
+    return math.isfinite(x) and math.isclose(x, value, rel_tol=1e-9, abs_tol=1e-12)
+
+
+def select_slider(label: str, options: list, key: str, value, **kw):
+    """A select slider bound to the URL; a link value that is not one of the options (``budget=-1``, ``k=NaN``)
+    is reported and ``value`` shown instead."""
+    raw = st.query_params.get(key)
+    shown = st.select_slider(label, options, value=value, key=key, bind="query-params", **kw)
+    if raw is not None and raw not in {str(shown), kw.get("format_func", str)(shown)}:
+        _link_note(key, raw, shown)
+    return shown
+
+
+def slider(label: str, min_value: float, max_value: float, value: float, step: float, key: str, **kw):
+    """A number slider bound to the URL; a link value that is not a finite number in range (``queries=1e309``)
+    is reported and ``value`` shown instead."""
+    raw = st.query_params.get(key)
+    shown = st.slider(label, min_value, max_value, value, step, key=key, bind="query-params", **kw)
+    if raw is not None and not _same_number(raw, shown):
+        _link_note(key, raw, shown)
+    return shown
+
+
+def toggle(label: str, value: bool, key: str, **kw) -> bool:
+    """A toggle bound to the URL; a link value other than true / false is reported and ``value`` shown instead."""
+    raw = st.query_params.get(key)
+    shown = st.toggle(label, value=value, key=key, bind="query-params", **kw)
+    if raw is not None and raw.lower() != str(shown).lower():
+        _link_note(key, raw, "on" if shown else "off")
+    return shown
 
 
 def multiselect(label: str, options: list, key: str, default: list | None = None, help: str | None = None, **kw):

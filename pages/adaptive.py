@@ -3,7 +3,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from backend.explore import adaptive, common
-from pages._common import download, explain, header, model_color, safe, select
+from pages._common import download, explain, header, model_color, safe, select, toggle
 
 header("Adaptive compute", "Does spending little on easy prompts and a lot on hard ones beat the same budget spent "
        "evenly?")
@@ -18,8 +18,8 @@ with c2:
     kind = select("Difficulty known as", ["oracle", "predicted", "band"], "bins", default="oracle",
                   format_func=lambda k: common.BIN_KINDS[k])
 with c3:
-    perfect = st.toggle("Allow a perfect verifier", value=False, key="perfect", bind="query-params",
-                        help="admit beam search / DVTS driven by the exact step checker (an upper bound)")
+    perfect = toggle("Allow a perfect verifier", False, "perfect",
+                     help="admit beam search / DVTS driven by the exact step checker (an upper bound)")
 try:
     alloc = adaptive.allocation(model, kind, perfect)
 except ValueError as e:

@@ -1,10 +1,22 @@
-"""Playground: run a model live on a prompt with a strategy and budget; the run is stored in the cache."""
+"""Playground: run a model live on a prompt with a strategy and budget; the run is stored in the cache. Any failure
+of a live run (model load, prompt, engine) is one line in the page; its traceback goes to the server log."""
+import logging
+
 import streamlit as st
 
 from backend import live
+from backend.errors import EXPECTED, one_line
 from backend.explore import traces
 from backend.tasks import arith_prompts
-from pages._common import header, safe, select
+from pages._common import header, safe, select, select_slider
+
+
+def fail(e: Exception) -> None:
+    if not isinstance(e, EXPECTED):
+        logging.getLogger(__name__).error("live run failed", exc_info=e)
+    st.error(safe(one_line(e), 300))
+    st.stop()
+
 
 header("Playground", "Type a problem, pick a model and a strategy, and watch it think — live.")
 caps = live.CAPS
@@ -12,25 +24,21 @@ st.caption(f"Caps (enforced by the backend too): at most {caps.max_samples} samp
            f"{caps.max_new_tokens} new tokens per sample, {caps.max_seconds:.0f} s per run, "
            f"{caps.max_prompt_chars} characters per prompt. Every run is stored and shows up on the other pages.")
 
-models = live.live_models()
+try:
+    models = live.live_models()
+except Exception as e:  # e.g. a damaged cache/models.json
+    fail(e)
 if not models:
     st.info("No models yet: train the zoo with `python -m backend train-zoo`.")
     st.stop()
-
-
-@st.cache_resource(show_spinner="Loading the model once for this server…")
-def engine_for(name: str):
-    from backend.models import load_engine
-
-    return load_engine(name)
-
 
 examples = [p.question for p in arith_prompts(1)]
 c1, c2 = st.columns([2, 1])
 with c1:
     picked = select("Example prompt", ["(type my own)"] + examples, "example", default=examples[10])
-    typed = st.text_input("…or your own", key="typed", max_chars=caps.max_prompt_chars,
-                          placeholder="e.g. 616+243*6-645*4+847", help="digits and + - * only")
+    # no max_chars: the box would drop a longer paste and Run would use the example; the backend says why instead
+    typed = st.text_input("…or your own", key="typed", placeholder="e.g. 616+243*6-645*4+847",
+                          help=f"digits and + - * only, at most {caps.max_prompt_chars} characters")
     text = typed if typed.strip() or picked == "(type my own)" else picked
 with c2:
     model = select("Model", models, "model", default="cot-0.8m")
@@ -41,18 +49,17 @@ with c3:
 with c4:
     budget_label = {"sample": "samples", "beam": "candidates per step", "dvts": "candidates per step",
                     "budget_forcing": "thinking tokens", "greedy": "—"}[strategy]
-    budget = st.select_slider(f"Budget ({budget_label})", [1, 2, 4, 8, 16, 32, 64, 128, 256],
-                              value=32 if strategy == "budget_forcing" else 16, disabled=strategy == "greedy",
-                              key="budget", bind="query-params")
+    budget = select_slider(f"Budget ({budget_label})", [1, 2, 4, 8, 16, 32, 64, 128, 256], "budget",
+                           value=32 if strategy == "budget_forcing" else 16, disabled=strategy == "greedy")
 with c5:
     temperature = st.slider("Temperature", 0.1, 1.5, 0.8, 0.1, disabled=strategy == "greedy", key="temperature")
 
 try:
-    prompt = live.validate_prompt(model, text)
+    with st.spinner(f"Loading {model}…"):
+        prompt = live.validate_prompt(model, text)  # loads the model once per process
     spec = live.plan(model, strategy, 1 if strategy == "greedy" else budget, temperature)
-except (ValueError, KeyError, FileNotFoundError) as e:
-    st.error(safe(e.args[0] if e.args else e, 300))  # KeyError's str() would add quotes
-    st.stop()
+except Exception as e:
+    fail(e)
 
 st.markdown(f"Gold answer: **{safe(prompt.gold)}** · {prompt.n_ops} operators")
 if "cancelled" in st.session_state:
@@ -63,35 +70,38 @@ go_col, stop_col = st.columns([1, 5])
 run = go_col.button("Run", type="primary", key="run")
 stop_col.button("Cancel", key="cancel", on_click=lambda: st.session_state.update(cancelled=True))
 if run:
-    engine_for(model)
-    with st.status(f"Running {strategy} on {model}…", expanded=True) as status:
-        bar = st.progress(0.0, text="starting")
-        out = st.empty()
-        single = spec.strategy in ("greedy", "sample") and spec.sampling.n == 1
+    try:
+        with st.status(f"Running {strategy} on {model}…", expanded=True) as status:
+            bar = st.progress(0.0, text="starting")
+            out = st.empty()
+            single = spec.strategy in ("greedy", "sample") and spec.sampling.n == 1
 
-        def on_token(so_far: str) -> None:
-            out.code(so_far, language=None)  # streamed model text, shown as text
-            bar.progress(min(1.0, len(so_far) / spec.sampling.max_new_tokens), text=f"{len(so_far)} tokens")
+            def on_token(so_far: str) -> None:
+                out.code(so_far, language=None)  # streamed model text, shown as text
+                bar.progress(min(1.0, len(so_far) / spec.sampling.max_new_tokens), text=f"{len(so_far)} tokens")
 
-        def on_progress(done: int, total: int) -> None:
-            bar.progress(done / max(1, total), text=f"{done}/{total} samples")
+            def on_progress(done: int, total: int) -> None:
+                bar.progress(done / max(1, total), text=f"{done}/{total} samples")
 
-        report = live.run(spec, prompt, on_token=on_token if single else None, on_progress=on_progress)
-        bar.progress(1.0, text="done")
-        status.update(label="Done" if report.prompts_done else "Already in the cache", state="complete")
-    outcome = report.outcomes[0] if report.outcomes else None
-    if outcome is None:
-        st.info("This exact run is already stored; open it on the Traces page.")
-    else:
-        answers = [s["answer"] for s in outcome.samples]
-        final = outcome.result["answer"] if outcome.result else max(set(answers), key=answers.count)
-        ok = final == prompt.gold
-        st.markdown(f"**Answer: {safe(final)}** — {'✅ correct' if ok else '❌ wrong'} · "
-                    f"{report.gen_tokens} tokens · {report.flops:.3g} FLOPs · {report.wall_s:.1f} s")
-        if len(outcome.samples) > 1:
-            n_ok = sum(s["correct"] for s in outcome.samples)
-            st.markdown(f"{n_ok}/{len(outcome.samples)} samples correct.")
-        st.code(next((s["text"] for s in outcome.samples if s["is_final"]), outcome.samples[0]["text"]), language=None)
-        link = traces.link_params(report.run_key, prompt.key)
-        st.page_link("pages/traces.py", label=f"Inspect every sample on the Traces page ({link['run']})", icon=":material/search:",
-                     query_params=link)
+            report = live.run(spec, prompt, on_token=on_token if single else None, on_progress=on_progress)
+            bar.progress(1.0, text="done")
+            status.update(label="Done" if report.prompts_done else "Already in the cache", state="complete")
+        outcome = report.outcomes[0] if report.outcomes else None
+        if outcome is None:
+            st.info("This exact run is already stored; open it on the Traces page.")
+        else:
+            answers = [s["answer"] for s in outcome.samples]
+            final = outcome.result["answer"] if outcome.result else max(set(answers), key=answers.count)
+            ok = final == prompt.gold
+            st.markdown(f"**Answer: {safe(final)}** — {'✅ correct' if ok else '❌ wrong'} · "
+                        f"{report.gen_tokens} tokens · {report.flops:.3g} FLOPs · {report.wall_s:.1f} s")
+            if len(outcome.samples) > 1:
+                n_ok = sum(s["correct"] for s in outcome.samples)
+                st.markdown(f"{n_ok}/{len(outcome.samples)} samples correct.")
+            st.code(next((s["text"] for s in outcome.samples if s["is_final"]), outcome.samples[0]["text"]),
+                    language=None)
+            link = traces.link_params(report.run_key, prompt.key)
+            st.page_link("pages/traces.py", label=f"Inspect every sample on the Traces page ({link['run']})",
+                         icon=":material/search:", query_params=link)
+    except Exception as e:  # a cancel is Streamlit's own rerun, not an Exception: it passes
+        fail(e)

@@ -5,7 +5,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from backend.explore import common, small_large
-from pages._common import download, explain, header, model_color, safe, select
+from pages._common import download, explain, header, model_color, safe, select, slider
 
 header("Small vs large", "At the same inference FLOPs per prompt, when does a bigger model beat a small one that "
        "thinks more?")
@@ -82,7 +82,7 @@ explain("The smallest number of samples at which the small model's accuracy reac
 download(ex, "exchange_rate")
 
 st.subheader("Total compute over a deployment's lifetime")
-q_exp = st.slider("Queries served (log10)", 0.0, 12.0, 6.0, 0.5, key="queries", bind="query-params")
+q_exp = slider("Queries served (log10)", 0.0, 12.0, 6.0, 0.5, "queries")
 queries = small_large.QUERY_GRID
 try:
     life = small_large.lifetime(small, large, queries, method)

@@ -4,7 +4,8 @@ import streamlit as st
 
 from backend.analysis.spread import METRICS
 from backend.explore import common, spread
-from pages._common import CORRECT, NEUTRAL, ci_figure, download, explain, header, html_safe, safe, select
+from pages._common import (CORRECT, NEUTRAL, ci_figure, download, explain, header, html_safe, safe, select,
+                           select_slider)
 
 header("Spread", "Does thinking longer (or sampling hotter) widen the output distribution — and when does more "
        "thinking start to hurt?")
@@ -18,7 +19,7 @@ with c1:
 with c2:
     axis = select("Grow", list(spread.AXES), "axis", default="thinking", format_func=lambda a: spread.AXES[a])
 with c3:
-    k = st.select_slider("k (samples per estimate)", [2, 4, 8], value=8, key="k", bind="query-params")
+    k = select_slider("k (samples per estimate)", [2, 4, 8], "k", value=8)
 
 curve = spread.spread_curve(model, axis, k)
 if curve.empty:

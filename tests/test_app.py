@@ -150,3 +150,76 @@ def test_precomputed_spread_curves_equal_a_fresh_computation(app_cache, monkeypa
     for k in spread.K_OPTIONS:
         fresh = S.spread_curve(spread._pools(model, axis), k)
         pd.testing.assert_frame_equal(spread.spread_curve(model, axis, k), fresh, check_dtype=False)
+
+
+def _warnings(at: AppTest) -> list[str]:
+    return [w.value.replace("\\", "") for w in at.warning]  # Markdown escapes removed
+
+
+@pytest.mark.parametrize("page, key, bad, widget", [
+    ("playground", "budget", "-1", "select_slider"), ("playground", "budget", "1e309", "select_slider"),
+    ("small_vs_large", "queries", "1e309", "slider"), ("small_vs_large", "queries", "-1", "slider"),
+    ("spread", "k", "NaN", "select_slider"), ("spread", "k", "3", "select_slider"),
+    ("adaptive", "perfect", "maybe", "toggle"),
+])
+def test_numeric_link_values_out_of_range_fall_back_with_a_note(app, page, key, bad, widget):
+    at = app(page, **{key: bad})
+    assert not at.exception, [e.value for e in at.exception]
+    shown = getattr(at, widget)(key=key).value
+    assert any(f"{key} = “{bad}”" in w and "instead" in w for w in _warnings(at)), (shown, _warnings(at))
+    good = {"budget": "4", "queries": "7.5", "k": "4", "perfect": "true"}[key]
+    at = app(page, **{key: good})
+    assert str(getattr(at, widget)(key=key).value).lower() == good
+    assert not any(f"{key} = " in w for w in _warnings(at))
+
+
+def test_playground_says_a_long_prompt_was_rejected(app):
+    at = app("playground", model="micro-cot-a")
+    long = "1+" * 125 + "1"
+    at.text_input(key="typed").set_value(long).run()
+    assert not at.exception and at.text_input(key="typed").value == long  # kept in the box, not emptied
+    assert any("200 characters" in e.value for e in at.error), [e.value for e in at.error]
+    assert not any(m.value.startswith("Gold answer") for m in at.markdown)  # the example prompt is not used
+
+
+@pytest.fixture()
+def broken_model(tmp_path, monkeypatch):
+    """A registered model whose weights file was damaged after registration."""
+    from backend import models
+    from tests.helpers import random_word_model
+
+    folder = random_word_model(tmp_path / "broken", vocab=40)
+    (folder / "model.safetensors").write_bytes(b"\x00" * 64)
+    entry = {"path": str(folder), "task": "gsm8k", "params": 1, "fingerprint": "x", "chat_template": False}
+    monkeypatch.setattr(models, "registered_models", lambda: {"broken": entry})
+    return "broken"
+
+
+def test_playground_shows_a_broken_model_as_one_line(app, broken_model):
+    at = app("playground", model=broken_model)
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.selectbox(key="model").value == broken_model
+    err = [e.value.replace("\\", "") for e in at.error]
+    assert len(err) == 1 and "model.safetensors: not a readable safetensors file" in err[0] and "\n" not in err[0]
+
+
+def test_playground_shows_an_engine_failure_as_one_line(app, monkeypatch):
+    from backend.engines.hf import HFEngine
+    from backend.explore import store
+
+    def boom(self, *a, **k):
+        raise RuntimeError("CUDA out of memory.\nTried to allocate 2.00 GiB")
+
+    monkeypatch.setattr(HFEngine, "sample", boom)
+    at = app("playground", model="micro-cot-a")
+    at.selectbox(key="example").set_value("(type my own)")
+    at.text_input(key="typed").set_value("11+22*3")
+    at.selectbox(key="strategy").set_value("sample")
+    at.select_slider(key="budget").set_value(4)
+    at.run()
+    at.button(key="run").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert [e.value for e in at.error] == ["CUDA out of memory\\. Tried to allocate 2\\.00 GiB"]
+    assert "arith:11+22*3" not in set(store().sql("SELECT prompt_key FROM samples")["prompt_key"])
+    at.button(key="cancel").click().run()  # a cancel is a note, never an error
+    assert not at.exception and not at.error and any("cancelled" in i.value for i in at.info)
