@@ -56,6 +56,7 @@ def test_counts(imported):
     ]
     assert set(runs["source"]) == {"import"} and (runs["samples"] == runs["distinct_samples"]).all()
     assert store.sql("SELECT count(*) AS n FROM prompts")["n"][0] == 1319  # shared by every run
+    assert len(list((store.root / "batches").iterdir())) == 3  # one batch per file: the GPT-3 file's 4 runs in one
     res = store.sql("SELECT r.model, count(*) AS n FROM results x JOIN runs r USING (run_key) GROUP BY ALL")
     assert dict(zip(res["model"], res["n"])) == {"gpt3-6b": 1319, "gpt3-175b": 1319}  # best_of_n only
 
