@@ -245,6 +245,8 @@ def test_inspect_log_epochs_as_samples(tmp_path, store):
     logged = read_eval_log(log.location)
     hand = sum((x.scores["match"].value == "C") == ours[(x.id, x.epoch)] for x in logged.samples)
     assert run.checks == [("scorer 'match' vs our verdict per sample", hand, 6)]
+    mean = sum(x.scores["match"].value == "C" for x in logged.samples) / 6  # the log's verdicts, kept in the notes
+    assert f"the log's scores: match mean {mean:.4f} over 6 samples" in store.sql("SELECT notes FROM runs").notes[0]
     assert import_file(log.location, store, models=[(None, 3_000_000_000)], task="math").runs[0].added == 0
 
 
@@ -276,3 +278,11 @@ def test_generic_jsonl(tmp_path, store):
     before = _batches(store)
     import_file(f, store, models=[("my-model", 2e9)], prm="v", prm_params=1e8)
     assert _batches(store) == before
+
+
+def test_the_files_own_scores_are_kept_in_the_run_notes(tmp_path, store):
+    f = _jsonl(tmp_path / "samples.jsonl", _lm_eval_lines(GSM_DOCS))
+    import_file(f, store, models=[("llama-7b", 7e9)])
+    notes = store.sql("SELECT notes FROM runs")["notes"][0]
+    assert ("the log's scores: maj@2 exact_match 1.0000 over 2 documents, maj@4 exact_match 0.5000 over 2 "
+            "documents, score-first exact_match 0.5000 over 2 documents") in notes

@@ -110,6 +110,17 @@ def read_prompts(path: Path, task: str) -> tuple[list[ReadPrompt], object]:
     return prompts, log
 
 
+def _scorer_means(prompts: list[ReadPrompt]) -> str:
+    """The log's own verdicts, kept in the run's notes: each scorer's mean value over all samples."""
+    values: dict[str, list[float]] = {}
+    for p in prompts:
+        for labels in p.extra["labels"]:
+            for name, v in labels.items():
+                values.setdefault(name, []).append(v)
+    return "the log's scores: " + (", ".join(f"{name} mean {sum(v) / len(v):.4f} over {len(v)} samples"
+                                             for name, v in sorted(values.items())) or "none")
+
+
 def agreement(prompts: list[ReadPrompt], checked: list[Checked]) -> list[tuple[str, int, int]]:
     tally: dict[str, list[int]] = {}
     for p, c in zip(prompts, checked):
@@ -133,8 +144,9 @@ def plan(path: Path, fp: str, *, model: str | None, params: int | None, task: st
     temperature = getattr(log.eval.model_generate_config, "temperature", None)
     notes = (f"imported from {path.name} ({FORMAT} log of task {log.eval.task}, model {log.eval.model}, content "
              f"{fp}); epochs as samples; answers re-extracted from output.completion and checked by our {task} "
-             "checker; the log's scores are compared with ours, not stored; tokens from output.usage where "
-             "reported, else estimated at 4 chars/token")
+             "checker; the log's scores are compared with ours per sample, not stored as a verifier (they read "
+             "the target); tokens from output.usage where reported, else estimated at 4 chars/token; "
+             + _scorer_means(prompts))
     run = plan_pool(prompts, checked, key=import_key(fp, model, label), label=label, model=model, params=params,
                     fp=fp, fmt=FORMAT, task=task,
                     sampling={} if temperature is None else {"temperature": float(temperature)}, notes=notes)

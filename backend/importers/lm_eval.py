@@ -134,6 +134,16 @@ def read_prompts(path: Path, task: str) -> tuple[list[ReadPrompt], dict]:
     return prompts, meta
 
 
+def _filter_means(prompts: list[ReadPrompt]) -> str:
+    """The log's own scores, kept in the run's notes: each filter's metric averaged over its documents."""
+    values: dict[tuple[str, str], list[float]] = {}
+    for p in prompts:
+        for flt, (metric, v) in p.extra["labels"].items():
+            values.setdefault((flt, metric), []).append(v)
+    return "the log's scores: " + (", ".join(f"{flt} {metric} {sum(v) / len(v):.4f} over {len(v)} documents"
+                                             for (flt, metric), v in sorted(values.items())) or "none")
+
+
 def agreement(prompts: list[ReadPrompt], checked: list[Checked]) -> list[tuple[str, int, int]]:
     tally: dict[str, list[int]] = {}
     for p, c in zip(prompts, checked):
@@ -156,7 +166,7 @@ def plan(path: Path, fp: str, *, model: str, params: int, task: str, **_) -> tup
     notes = (f"imported from {path.name} ({FORMAT} sample log, content {fp}); answers re-extracted from the "
              f"responses and checked by our {task} checker; each filter's metric is compared with ours, not "
              "stored; prompt tokens estimated at 4 chars/token from the logged prompt (arguments.gen_args_0), "
-             "generated tokens from the response text (the log holds no token counts)")
+             "generated tokens from the response text (the log holds no token counts); " + _filter_means(prompts))
     sampling = {} if meta["temperature"] is None else {"temperature": meta["temperature"]}
     run = plan_pool(prompts, checked, key=import_key(fp, model, label), label=label, model=model, params=params,
                     fp=fp, fmt=FORMAT, task=task, sampling=sampling, notes=notes)
