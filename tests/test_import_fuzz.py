@@ -88,6 +88,10 @@ CASES = [
     ("no model named (s&l)", "sal.jsonl", _lines(SAL), [], "give the model that wrote sal.jsonl: --model NAME"),
     ("PRM size without its name", "sal.jsonl", _lines(SAL), MODEL + ["--prm-params", "8B"],
      "--prm-params is the size of the PRM named by --prm"),
+    ("no problem in the --test file", "s.jsonl", _lines(SFT), ["--test", "{other}"] + MODEL,
+     "s.jsonl: none of its 2 problem sets has a question of"),
+    ("answer is a list (s&l)", "sal.jsonl", _lines(_set(SAL, 1, ["answer"], ["4"])), MODEL,
+     "sal.jsonl:2: the gold answer must be text or a number"),
     ("int solution (GPT-3, last line)", "g.jsonl", _lines(_set(GPT3, 1, ["175b_verification", "solution"], 7)), PUB,
      "g.jsonl:2: '175b_verification.solution' must be a string, not an integer (7)"),
     ("is_correct not a boolean (GPT-3)", "g.jsonl", _lines(_set(GPT3, 0, ["6b_finetuning", "is_correct"], "yes")),
@@ -133,6 +137,7 @@ def cache(tmp_path, monkeypatch):
     monkeypatch.setenv("TTC_CACHE", str(tmp_path / "cache"))
     (tmp_path / "test.jsonl").write_bytes(_lines(TEST_ROWS))
     (tmp_path / "empty.jsonl").write_bytes(b"")
+    (tmp_path / "other.jsonl").write_bytes(_lines([{"question": "Another question?", "answer": "#### 1"}]))
     (tmp_path / "badtest.jsonl").write_bytes(_lines(TEST_ROWS[:1]) + _lines(TEST_ROWS[1:]).replace(b"What", b"Wh\xe9t"))
     (tmp_path / "ok.jsonl").write_bytes(_lines(GEN))
     import_file(tmp_path / "ok.jsonl", Store(tmp_path / "cache" / "store"), models=[("ok", 1000)])
@@ -151,7 +156,7 @@ def test_malformed_input_is_one_line_and_writes_nothing(cache, capsys, kind, nam
     f = cache / name
     f.write_bytes(content)
     before = _state(cache)
-    names = {n: cache / f"{n}.jsonl" for n in ("test", "empty", "badtest")}
+    names = {n: cache / f"{n}.jsonl" for n in ("test", "empty", "badtest", "other")}
     argv = ["import", str(f)] + [a.format(**names) for a in args]
     capsys.readouterr()
     assert main(argv) != 0
@@ -166,7 +171,7 @@ def test_the_valid_files_import(cache, capsys):
     """The unbroken versions of the files above import, so each case fails for its one defect."""
     files = {"s.jsonl": (_lines(SFT), PUB + MODEL), "g.jsonl": (_lines(GPT3), PUB),
              "p.json": (json.dumps(POT).encode(), PUB + MODEL), "sal.jsonl": (_lines(SAL), MODEL),
-             "l.jsonl": (_lines(LME), MODEL)}
+             "l.jsonl": (_lines(LME), MODEL), "bom.jsonl": (b"\xef\xbb\xbf" + _lines(GEN), MODEL)}
     for name, (content, args) in files.items():
         (cache / name).write_bytes(content)
         argv = ["import", str(cache / name)] + [a.format(test=cache / "test.jsonl") for a in args]

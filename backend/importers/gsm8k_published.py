@@ -140,6 +140,9 @@ def import_generations(path: str | Path, test_path: str | Path, models: list[tup
     test = load_test(test_path)
     sets = src.READERS[detected](path)  # every record is checked here, before anything is written
     matched, unmatched = src.match_to_test(sets, test)
+    if not matched:
+        raise ValueError(f"{path}: none of its {len(sets)} problem sets has a question of {test_path} (matched by "
+                         "question text); is that the GSM8K test set the file was generated from?")
     fp = file_fingerprint(path)
     if store is None:  # the old call path (tests/conftest.py): the CLI passes its store
         store = Store()

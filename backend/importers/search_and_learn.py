@@ -69,7 +69,9 @@ def approach_of(path: Path, approach: str | None) -> str:
 def read_prompt(r: Record, n: int | None) -> ReadPrompt:
     """Check one row and read it; ``n``: the pool size of earlier rows (every row must match it)."""
     problem = r.get("problem", "str")
-    gold = normalise_gold("math", r.get("answer", "str"), r.fail)
+    if r.row.get("answer") is None:
+        raise r.fail("missing column 'answer'" if "answer" not in r.row else "'answer' is null")
+    gold = normalise_gold("math", r.row["answer"], r.fail)  # text, or a number (AIME-style sets)
     completions = r.get("completions", "str-list")
     if n is not None and len(completions) != n:
         raise r.fail(f"{len(completions)} completions, but earlier rows have {n}: a pool needs the same number "
