@@ -37,13 +37,16 @@ def _build_cache(args) -> int:
     byo = [f for f in ("task", "data", "limit", "shots", "shots_from") if getattr(args, f) is not None]
     if byo:
         raise ValueError(f"--{byo[0].replace('_', '-')} needs --model (without it, build-cache builds the zoo runs)")
+    from backend.explore import store as shared_store
+
     plan = default_plan(args.models, per_cell=args.per_cell, quick=args.quick, kinds=args.kinds,
                         verifiers=args.verifiers)
-    summary = build(plan, batch_prompts=args.batch_prompts, progress_file=args.progress_file)
+    store = shared_store()  # the process's one store, also read by the derived data
+    summary = build(plan, store, batch_prompts=args.batch_prompts, progress_file=args.progress_file)
     if args.derive:
         from backend.explore import derived
 
-        summary["derived"] = derived.precompute()  # the app reads these on first load
+        summary["derived"] = derived.precompute(store)  # the app reads these on first load
     print(json.dumps(summary, indent=2, default=str))
     return 0
 
@@ -127,18 +130,19 @@ def _train_verifier(args) -> int:
 def _compact(args) -> int:
     import json
 
+    from backend.explore import derived
+    from backend.explore import store as shared_store
     from backend.store.compact import compact
+    from backend.store.lock import build_lock
 
-    from backend.explore import derived, reset_store
-
-    from backend.store import Store
-
+    store = shared_store()  # the process's one store, also read by the derived data
     drop = set()
     if args.drop_verifier:  # e.g. after retraining the learned verifier: its runs and pool scores are stale
-        drop = set(Store().sql("SELECT run_key FROM runs WHERE verifier = ?", [args.drop_verifier])["run_key"])
-    out = compact(drop_runs=drop, drop_scores_by=args.drop_verifier)
-    reset_store()
-    out["derived"] = derived.precompute()  # the app reads these on first load
+        drop = set(store.sql("SELECT run_key FROM runs WHERE verifier = ?", [args.drop_verifier])["run_key"])
+    with build_lock(store.root, say=lambda m: print(f"note: {m}", file=sys.stderr)):
+        out = compact(store, drop_runs=drop, drop_scores_by=args.drop_verifier)
+    if args.derive:
+        out["derived"] = derived.precompute(store)  # the app reads these on first load
     print(json.dumps(out, indent=2))
     return 0
 
@@ -267,6 +271,8 @@ def main(argv: list[str] | None = None) -> int:
     tv.set_defaults(func=_train_verifier)
     cp = sub.add_parser("compact", help="merge all cache batches into one (faster loading; atomic)")
     cp.add_argument("--drop-verifier", metavar="NAME", help="leave out runs using this verifier and its pool scores")
+    cp.add_argument("--no-derive", dest="derive", action="store_false",
+                    help="skip recomputing the app's derived data (budget points, claims) afterwards")
     cp.set_defaults(func=_compact)
     be = sub.add_parser("bench", help="benchmarks that print and save their figures")
     be.add_argument("which", choices=BENCHES)

@@ -35,8 +35,11 @@ def warm_up() -> None:
 def reset_store() -> None:
     """Forget the shared store (tests point TTC_CACHE elsewhere between runs)."""
     global _store, _warming
+    from backend.explore import derived
+
     with _lock:
         _store, _warming = None, False
+    derived.forget()
 
 
 def unique_labels(labels: list[str]) -> list[str]:

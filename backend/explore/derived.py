@@ -1,128 +1,277 @@
-"""Derived data the pages share, computed once per cache state: every budget point the cache holds and the claims
-report. Kept in memory and on disk (``cache/derived/<signature>/``) keyed by the set of committed batches, so the
-app's first page load reads them instead of re-running the estimators; a new batch makes a new signature."""
+"""Derived data the pages share — every run's budget points, the spread curves and the claims report — keyed by the
+versions of the runs they read (``Store.run_versions``: which batches hold a run's rows).
+
+A live run or an import therefore computes only its own points; everything else, and the shipped files, stay as they
+are. Files live under ``cache/derived/``: a bundle per kind written by ``precompute`` (build-cache, compact), plus one
+small file per run added later. Every file is written to a temporary name and renamed; when the cache cannot be
+written (read-only, disk full) the data is kept in memory and :func:`note` says so once."""
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
-import shutil
+import os
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from backend.analysis.frontier import Points, collect_points
-from backend.explore import store
+from backend.analysis.frontier import Points, collect_points, concat_points
+from backend.explore import store as _shared_store
 from backend.paths import cache_dir
-from backend.store.reader import visible_batches
-from backend.store.writer import store_dir
 
-_lock = threading.Lock()
-_memo: dict[tuple[str, str], object] = {}
-
-
-def signature() -> str:
-    """Identity of the cache state: a hash of the committed batch names (from the folder listing, so a page that
-    only reads derived data never waits for the store to load)."""
-    dirs, _ = visible_batches(store_dir())
-    return hashlib.blake2b("\n".join(sorted(d.name for d in dirs)).encode(), digest_size=8).hexdigest()
+_lock = threading.RLock()
+_memo: dict[tuple, object] = {}
+_notes: list[str] = []
+BUNDLE = "points-bundle"  # every run's points at the last precompute, with the run versions they were computed for
 
 
-def _dir(sig: str) -> Path:
-    return cache_dir() / "derived" / sig
+def derived_dir() -> Path:
+    return cache_dir() / "derived"
 
 
-def points() -> Points:
-    """All budget points of the cache (pools at every k, strategy runs as measured)."""
-    sig = signature()
+def note() -> str | None:
+    """One sentence when derived data could not be saved (then it lives in memory only), else None."""
+    return _notes[0] if _notes else None
+
+
+def _write(path: Path, write) -> bool:
+    """``write(tmp_path)`` then rename onto ``path``; on OSError (read-only, disk full) clean up, remember a note and
+    return False: the caller keeps its data in memory."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write(tmp)
+        os.replace(tmp, path)
+        return True
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        msg = (f"derived data is kept in memory only: {derived_dir()} cannot be written "
+               f"({e.strerror or type(e).__name__}); pages recompute it after a restart")
+        if msg not in _notes:
+            _notes.append(msg)
+        return False
+
+
+def _store(store=None):
+    return store if store is not None else _shared_store()
+
+
+def signature(store=None) -> str:
+    """Identity of the cache state: a hash of every run's version."""
+    versions = _store(store).run_versions()
+    text = "\n".join(f"{k} {v}" for k, v in sorted(versions.items()))
+    return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
+
+
+# ---------------------------------------------------------------------------------------------------- points
+def _save_points(stem: Path, pts: Points, versions: dict[str, str]) -> bool:
+    def arrays(tmp: Path) -> None:
+        with open(tmp, "wb") as f:  # a file object: np.savez would add ".npz" to the temporary name
+            np.savez_compressed(f, prompt_keys=pts.prompt_keys.astype(str), acc=pts.acc, samples=pts.samples,
+                                tokens=pts.tokens, flops=pts.flops)
+
+    ok = _write(stem.with_suffix(".npz"), arrays)
+    meta = pts.meta.assign(run_version=pts.meta["run_key"].map(versions).fillna(""))
+    return ok and _write(stem.with_suffix(".parquet"), lambda t: meta.to_parquet(t))
+
+
+def _load_points(stem: Path) -> tuple[Points, pd.Series] | None:
+    """Points saved under ``stem`` and each point's run version, or None when missing or unreadable."""
+    try:
+        arrays = np.load(stem.with_suffix(".npz"), allow_pickle=False)
+        meta = pd.read_parquet(stem.with_suffix(".parquet"))
+        version = meta.pop("run_version")
+        pts = Points(meta, arrays["prompt_keys"].astype(object), arrays["acc"], arrays["samples"],
+                     arrays["tokens"], arrays["flops"])
+        return pts, version.reset_index(drop=True)
+    except (OSError, KeyError, ValueError):
+        return None
+
+
+def _run_points(store, run_key: str, version: str) -> Points | None:
+    """One run's points: from its own file, else computed (and saved). None for a run with no points."""
+    key = ("run-points", run_key, version)
     with _lock:
-        if (sig, "points") in _memo:
-            return _memo[(sig, "points")]
-        d = _dir(sig)
+        if key in _memo:
+            return _memo[key]
+    stem = derived_dir() / "runs" / f"{run_key}-{version}"
+    hit = _load_points(stem)
+    if hit is not None:
+        pts = hit[0]
+    else:
         try:
-            arrays = np.load(d / "points.npz", allow_pickle=False)
-            meta = pd.read_parquet(d / "meta.parquet")
-            pts = Points(meta, arrays["prompt_keys"].astype(object), arrays["acc"], arrays["samples"],
-                         arrays["tokens"], arrays["flops"])
-        except (OSError, KeyError, ValueError):
-            pts = collect_points(store())
-            _save_points(d, pts)
-        _memo[(sig, "points")] = pts
-        return pts
+            pts = collect_points(store, run_keys=[run_key])
+        except ValueError:  # a run with no complete prompt yet, or no results rows
+            pts = None
+        if pts is not None:
+            _save_points(stem, pts, {run_key: version})
+    with _lock:
+        _memo[key] = pts
+    return pts
 
 
-def _save_points(d: Path, pts: Points) -> None:
-    tmp = d.with_name(d.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    np.savez_compressed(tmp / "points.npz", prompt_keys=pts.prompt_keys.astype(str), acc=pts.acc,
-                        samples=pts.samples, tokens=pts.tokens, flops=pts.flops)
-    pts.meta.to_parquet(tmp / "meta.parquet")
-    for old in d.parent.glob("*"):  # only the current state is worth keeping
-        if old != tmp:
-            shutil.rmtree(old, ignore_errors=True)
-    tmp.rename(d)
+def _bundle() -> tuple[Points, pd.Series] | None:
+    key = ("bundle", str(derived_dir()))
+    with _lock:
+        if key not in _memo:
+            _memo[key] = _load_points(derived_dir() / BUNDLE)
+        return _memo[key]
 
 
-def claims() -> list[dict]:
-    """The claims report of the current cache (see backend.analysis.claims)."""
+def forget() -> None:
+    """Drop everything remembered in memory (tests point TTC_CACHE elsewhere between runs)."""
+    with _lock:
+        _memo.clear()
+        _notes.clear()
+
+
+def points(store=None) -> Points:
+    """All budget points of the cache (pools at every k, strategy runs as measured), combined from per-run points:
+    runs whose version matches the bundle come from it, the others from their own files or computed now."""
+    store = _store(store)
+    versions = store.run_versions()
+    sig = signature(store)
+    with _lock:
+        if ("points", sig) in _memo:
+            return _memo[("points", sig)]
+    parts = []
+    bundle = _bundle()
+    fresh: set[str] = set()
+    if bundle is not None:
+        pts, ver = bundle
+        ok = (pts.meta["run_key"].map(versions).fillna("~") == ver).to_numpy()
+        if ok.any():
+            parts.append(pts.rows(ok))
+            fresh = set(pts.meta["run_key"][ok])
+    for run_key in sorted(set(versions) - fresh):
+        p = _run_points(store, run_key, versions[run_key])
+        if p is not None:
+            parts.append(p)
+    if not parts:
+        raise ValueError("the cache holds no runs yet; build it first (python -m backend build-cache).")
+    pts = concat_points(parts)
+    with _lock:
+        _memo[("points", sig)] = pts
+    return pts
+
+
+# ---------------------------------------------------------------------------------------------------- claims
+def _claims_files() -> list[Path]:
+    return sorted(derived_dir().glob("claims-*.json"), key=lambda p: p.stat().st_mtime, reverse=True)
+
+
+def claims_status(store=None) -> dict:
+    """The newest saved claims report and whether it is stale: {"claims", "stale", "computed", "runs_then",
+    "runs_now"}. Stale means runs were added or changed since; :func:`claims` recomputes."""
+    store = _store(store)
+    sig = signature(store)
+    with _lock:
+        if ("claims", sig) in _memo:
+            return {**_memo[("claims", sig)], "stale": False}
+    for path in _claims_files():
+        try:
+            saved = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError):
+            continue
+        return {"claims": saved["claims"], "stale": saved.get("signature") != sig, "computed": saved.get("computed"),
+                "runs_then": saved.get("runs"), "runs_now": len(store.run_versions())}
+    return {"claims": [], "stale": True, "computed": None, "runs_then": 0, "runs_now": len(store.run_versions())}
+
+
+def claims(store=None) -> list[dict]:
+    """The claims report of the current cache state (see backend.analysis.claims), computed when none is saved."""
     from backend.analysis.claims import report
 
-    points()  # makes sure the folder of this cache state exists
-    sig = signature()
+    store = _store(store)
+    status = claims_status(store)
+    if not status["stale"]:
+        return status["claims"]
+    sig = signature(store)
+    out = json.loads(json.dumps(report(store), default=_plain))
+    entry = {"signature": sig, "computed": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+             "runs": len(store.run_versions()), "claims": out}
+    _write(derived_dir() / f"claims-{sig}.json", lambda t: Path(t).write_text(json.dumps(entry)))
     with _lock:
-        if (sig, "claims") in _memo:
-            return _memo[(sig, "claims")]
-        path = _dir(sig) / "claims.json"
-        try:
-            out = json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError):
-            out = report(store())
-            path.write_text(json.dumps(out, default=_plain))
-        _memo[(sig, "claims")] = out
-        return out
+        _memo[("claims", sig)] = {**entry, "runs_then": entry["runs"], "runs_now": entry["runs"]}
+    return out
 
 
 def _plain(o):
     return o.tolist() if hasattr(o, "tolist") else str(o)
 
 
+# ---------------------------------------------------------------------------------------------------- tables
 def saved_table(name: str) -> pd.DataFrame | None:
-    """A table precomputed for this cache state, or None when it was not (then pages compute what they show)."""
-    sig = signature()
+    """A table saved by :func:`precompute` whose rows are still current (rows carry the version hash of the runs
+    they read, in ``_version``); None when none was saved (then pages compute what they show)."""
+    store = _shared_store()
+    sig = signature(store)
     with _lock:
-        if (sig, name) in _memo:
-            return _memo[(sig, name)]
+        if (name, sig) in _memo:
+            return _memo[(name, sig)]
     try:
-        df = pd.read_parquet(_dir(sig) / f"{name}.parquet")
+        df = pd.read_parquet(derived_dir() / f"{name}.parquet")
     except (OSError, ValueError):
-        return None
+        df = None
+    if df is not None and "_runs" in df.columns:
+        versions = store.run_versions()
+        current = df["_runs"].map(lambda s: runs_version(json.loads(s), versions)) == df["_version"]
+        df = df[current].drop(columns=["_runs", "_version"]).reset_index(drop=True)
     with _lock:
-        _memo[(sig, name)] = df
+        _memo[(name, sig)] = df
     return df
 
 
-def _save_table(name: str, df: pd.DataFrame) -> None:
-    path = _dir(signature()) / f"{name}.parquet"
-    tmp = path.with_name(path.name + ".tmp")
-    df.to_parquet(tmp)
-    tmp.replace(path)  # atomic: a reader sees the old table or the new one
+def runs_version(run_keys: list[str], versions: dict[str, str]) -> str:
+    """The version of data read from several runs: a hash of their keys and versions."""
+    text = "\n".join(f"{k} {versions.get(k, '-')}" for k in sorted(run_keys))
+    return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
 
 
-def precompute() -> dict:
-    """Compute and save everything derived (called at the end of build-cache and compact)."""
+def save_table(name: str, df: pd.DataFrame, runs: pd.Series, store=None) -> bool:
+    """Save a derived table whose row i was computed from the runs in ``runs[i]`` (a list of run keys)."""
+    versions = _store(store).run_versions()
+    out = df.assign(_runs=[json.dumps(sorted(r)) for r in runs],
+                    _version=[runs_version(list(r), versions) for r in runs])
+    return _write(derived_dir() / f"{name}.parquet", lambda t: out.to_parquet(t))
+
+
+def precompute(store=None) -> dict:
+    """Compute and save everything derived as bundles (called at the end of build-cache and compact); per-run files
+    the bundle now covers, and claims of older states, are removed."""
     from backend.explore import spread
 
-    pts = points()
+    store = _store(store)
+    versions = store.run_versions()
+    pts = points(store)
+    _save_points(derived_dir() / BUNDLE, pts, versions)
+    with _lock:
+        _memo.pop(("bundle", str(derived_dir())), None)
+    covered = {f"{k}-{v}" for k, v in versions.items()}
+    for f in (derived_dir() / "runs").glob("*") if (derived_dir() / "runs").exists() else ():
+        if f.stem in covered or f.stem.rsplit("-", 1)[0] not in versions:
+            f.unlink(missing_ok=True)
     curves = spread.all_curves()
-    _save_table("spread", curves)
-    return {"signature": signature(), "points": len(pts.meta), "claims": len(claims()), "spread_rows": len(curves)}
+    runs = store.sql("SELECT model, list(run_key) AS runs FROM runs GROUP BY model")
+    by_model = dict(zip(runs["model"], runs["runs"]))  # a new run of a model makes its curves stale: a superset
+    save_table("spread", curves, curves["model"].map(lambda m: list(by_model.get(m, []))), store)
+    with _lock:
+        for key in [k for k in _memo if isinstance(k, tuple) and k[0] == "spread"]:
+            del _memo[key]
+    claims(store)
+    sig = signature(store)
+    for f in _claims_files():
+        if f.name != f"claims-{sig}.json":
+            f.unlink(missing_ok=True)
+    return {"signature": sig, "points": len(pts.meta), "runs": len(versions), "spread_rows": len(curves)}
 
 
 def memo(fn):
-    """Remember a page-data function's results per cache state and arguments (in memory, thread-safe)."""
-    import functools
+    """Remember a page-data function's results per cache state and arguments (in memory, thread-safe, shared by
+    every session of the app)."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
