@@ -204,7 +204,8 @@ def test_lm_eval_math_task(tmp_path, store):
     assert run.checks == [("filter 'none' (exact_match) vs our verdict on the first response", 0, 1)]
 
 
-def test_inspect_log_epochs_as_samples(tmp_path, store):
+@pytest.mark.parametrize("log_format", ["eval", "json"])
+def test_inspect_log_epochs_as_samples(tmp_path, store, log_format):
     from inspect_ai import Task
     from inspect_ai import eval as inspect_eval
     from inspect_ai.dataset import Sample
@@ -230,9 +231,9 @@ def test_inspect_log_epochs_as_samples(tmp_path, store):
     data = [Sample(id="p1", input="What is 10/4?", target="\\frac{5}{2}"),
             Sample(id="p2", input="What is $\\sqrt{16}$?", target="4")]
     (log,) = inspect_eval(Task(dataset=data, solver=[replay()], scorer=match(), epochs=3), model="mockllm/model",
-                          log_dir=str(tmp_path / "logs"), display="none")
-    assert log.status == "success"
-    rep = import_file(log.location, store, models=[(None, 3_000_000_000)], task="math")
+                          log_dir=str(tmp_path / "logs"), display="none", log_format=log_format)
+    assert log.status == "success" and log.location.endswith(f".{log_format}")
+    rep = import_file(log.location, store, models=[(None, 3_000_000_000)], task="math")  # format detected
     print("\n".join(rep.lines()))
     (run,) = rep.runs
     assert (rep.format, rep.problems, rep.samples, run.n, run.model) == ("inspect", 2, 6, 3, "mockllm/model")
