@@ -42,6 +42,7 @@ class Store:
         self.problems: list[str] = []  # one line per skipped file or batch
         self._lock = threading.RLock()
         self._con = duckdb.connect()
+        self._con.execute("SET enable_progress_bar = false")  # long scans must not draw on a user's terminal
         self._batches: dict[str, Batch] = {}  # loaded, readable batches by name
         self._bad: dict[str, list[str]] = {}  # skipped batches and their problems
         self._superseded: frozenset[str] = frozenset()
