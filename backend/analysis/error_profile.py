@@ -1,0 +1,84 @@
+"""How a model's errors behave under sampling — the numbers that decide whether voting can help it, measured the same
+way on zoo pools and on imported real pools, so the two can be set side by side.
+
+Per pool (n samples for each of P prompts), every number a mean over prompts with a 95% bootstrap CI over prompts:
+- pass@1, and maj@k − pass@1 at each k ≤ n: exact majority over uniformly random k-subsets (ties split);
+- pass@n (coverage): some sample is right;
+- majority wrong but some sample right: the whole pool's majority answer is wrong (a tie counts as wrong unless the
+  gold answer is the only top answer) while at least one sample is right — where a better selector could gain;
+- error agreement: over prompts with at least two wrong samples, the share of wrong samples that give the most
+  common wrong answer (unparseable samples are wrong but agree with nothing). 1 = every error is the same error
+  (systematic: voting cannot fix it); near 1/(wrong samples) = errors independent.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from backend.analysis import estimators as E
+from backend.analysis.data import Pool
+
+KS = (8, 24, 64)  # the k at which voting gains are reported (a pool smaller than k has no value there)
+
+
+def _agreement(answers: Sequence[str | None], gold: str) -> float:
+    wrong = [a for a in answers if a != gold]
+    if len(wrong) < 2:
+        return np.nan
+    counts = Counter(a for a in wrong if a is not None)
+    return (max(counts.values()) if counts else 0) / len(wrong)
+
+
+def _majority_wrong_some_right(answers: Sequence[str | None], gold: str) -> float:
+    counts = Counter(a for a in answers if a is not None)
+    if counts.get(gold, 0) == 0:
+        return 0.0  # nothing right: no selector could gain
+    top = max(counts.values())
+    winners = [a for a, c in counts.items() if c == top]
+    return 0.0 if winners == [gold] else 1.0
+
+
+def per_prompt(answers: list[list[str | None]], gold: list[str], ks: Sequence[int] = KS) -> pd.DataFrame:
+    """One row per prompt: pass1, maj@k for k in ks (≤ n), coverage, majority_wrong_some_right, error_agreement."""
+    rows = []
+    for ans, g in zip(answers, gold):
+        n = len(ans)
+        c = sum(a == g for a in ans)
+        row = {"pass1": c / n, "coverage": float(c > 0), "majority_wrong_some_right": _majority_wrong_some_right(ans, g),
+               "error_agreement": _agreement(ans, g)}
+        for k in ks:
+            row[f"maj@{k}"] = E.majority_at_k(ans, g, k) if k <= n else np.nan
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def profile(answers: list[list[str | None]], gold: list[str], *, ks: Sequence[int] = KS, n_boot: int = 2000,
+            seed: int = 0) -> dict:
+    """The error profile of one pool: each metric's mean and 95% CI (bootstrap over prompts; maj@k − pass@1 paired
+    per prompt), the pool size n and the number of prompts."""
+    if not answers or len(answers) != len(gold):
+        raise ValueError("answers and gold must list the same, non-zero number of prompts.")
+    df = per_prompt(answers, gold, ks)
+    out = {"n": min(len(a) for a in answers), "prompts": len(df)}
+
+    def put(name: str, values: np.ndarray) -> None:
+        v = values[~np.isnan(values)]
+        if len(v) == 0:
+            out[name], out[f"{name}_lo"], out[f"{name}_hi"] = np.nan, np.nan, np.nan
+            return
+        out[name], out[f"{name}_lo"], out[f"{name}_hi"] = E.bootstrap_ci(v, n_boot=n_boot, seed=seed)
+
+    put("pass1", df["pass1"].to_numpy())
+    for k in ks:
+        put(f"maj{k}_gain", (df[f"maj@{k}"] - df["pass1"]).to_numpy(dtype=float))
+    for col in ("coverage", "majority_wrong_some_right", "error_agreement"):
+        put(col, df[col].to_numpy(dtype=float))
+    return out
+
+
+def pool_profile(pool: Pool, **kw) -> dict:
+    """profile() of a stored pool (prompts whose pool is complete)."""
+    return profile(pool.answers, pool.gold, **kw)
