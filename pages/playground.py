@@ -5,6 +5,7 @@ import logging
 import streamlit as st
 
 from backend import live
+from backend.analysis.votes import majority
 from backend.errors import EXPECTED, one_line
 from backend.explore import traces
 from backend.tasks import arith_prompts
@@ -91,7 +92,7 @@ if run:
             st.info("This exact run is already stored; open it on the Traces page.")
         else:
             answers = [s["answer"] for s in outcome.samples]
-            final = outcome.result["answer"] if outcome.result else max(set(answers), key=answers.count)
+            final = outcome.result["answer"] if outcome.result else majority(answers)
             ok = final == prompt.gold
             st.markdown(f"**Answer: {safe(final)}** — {'✅ correct' if ok else '❌ wrong'} · "
                         f"{report.gen_tokens} tokens · {report.flops:.3g} FLOPs · {report.wall_s:.1f} s")

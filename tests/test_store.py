@@ -7,12 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from backend.analysis.compute import flops_per_sequence
+from backend.analysis.compute import sample_flops
 from backend.engines.base import SamplingParams
 from backend.runner import RunSpec, execute
 from backend.store import Store, commit_batch
 from backend.store.schema import SchemaMismatch
 from backend.tasks import arith_prompts
+from backend.zoo.registry import read_card
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -98,8 +99,10 @@ def test_recorded_flops_follow_the_formula(use_cache, tmp_path):
     rep = execute(spec, prompts, store=st, batch_prompts=4)
     rows = st.sql("SELECT s.*, r.model_params FROM samples s JOIN runs r USING (run_key)")
     assert len(rows) == 24 and rep.samples == 24
+    card = read_card("micro-cot-a")  # FLOPs follow from token counts and the model's shape, attention included
     for _, r in rows.iterrows():
-        assert r["flops"] == flops_per_sequence(r["model_params"], r["prompt_tokens"], r["gen_tokens"])
+        assert r["flops"] == pytest.approx(sample_flops(card, r["prompt_tokens"], r["gen_tokens"]), rel=1e-12)
+        assert r["flops"] > 2 * r["model_params"] * (r["prompt_tokens"] + r["gen_tokens"])
     again = execute(spec, prompts, store=st)
     assert again.prompts_done == 0 and again.prompts_skipped == 6
 

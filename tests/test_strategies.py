@@ -1,11 +1,12 @@
 import pytest
 
+from backend.analysis.compute import sample_flops
 from backend.engines.base import SamplingParams
 from backend.runner import RunSpec, execute
 from backend.store import Store
 from backend.strategies import get_strategy
 from backend.tasks import arith, arith_prompts
-from backend.zoo.registry import member_dir
+from backend.zoo.registry import member_dir, read_card
 
 PROMPTS = arith_prompts(1)[::2]  # 9 prompts across all operator counts
 STEP = SamplingParams(temperature=1.0, max_new_tokens=200)
@@ -49,6 +50,16 @@ def test_search_budgets_flops_and_tree(use_cache, tmp_path, strategy):
             assert got == r["answer"] or (pd_isna(got) and pd_isna(r["answer"]))
     total = st.sql("SELECT sum(gen_flops + verifier_flops) f FROM results")["f"][0]
     assert rep.flops == pytest.approx(total)
+    # a returned trace cost what the same trace costs as an independent sample: its lineage, attention included
+    card = read_card("micro-cot-a")
+    traces = st.sql("SELECT prompt_key, node_id, prompt_tokens, gen_tokens FROM samples WHERE node_id IS NOT NULL")
+    for t in traces.itertuples():
+        tree = nodes[nodes["prompt_key"] == t.prompt_key].set_index("node_id")
+        spent, node = 0.0, int(t.node_id)
+        while node != 0:
+            spent += tree.loc[node, "flops"]
+            node = int(tree.loc[node, "parent_id"])
+        assert spent == pytest.approx(sample_flops(card, t.prompt_tokens, t.gen_tokens), rel=1e-9)
 
 
 def pd_isna(x) -> bool:

@@ -2,19 +2,23 @@
 
 Inference costs 2·N FLOPs per token processed (prompt and generated), training 6·N per token (forward + backward).
 N counts the weights a token is multiplied by (embedding lookups cost nothing; a tied output layer is a matmul, so
-tied embeddings count once). Kaplan's attention term 2·n_layers·ctx·d_model per token is optional: it is small next
-to 2·N while the context is short compared with 12·d_model, which holds for the zoo's short arithmetic traces.
+tied embeddings count once). Attention adds what the weights do not see: a token at position i (1-based, KV cache)
+multiplies Qᵀ·K and A·V over i positions, 2·d + 2·d FLOPs per layer per attended position (d = heads × head dim),
+so a causal sequence of T tokens costs 2·L·d·T·(T+1) on top of 2·N·T — 7% / 4% / 2% of the zoo's traces for
+0.1M / 0.8M / 3.2M parameters, in the small model's disfavour when left out.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from numbers import Real
+from types import SimpleNamespace
 
 import numpy as np
 
 __all__ = [
-    "training_flops", "flops_per_sequence", "attention_flops", "inference_flops", "verifier_flops",
-    "RULE_BASED_PARAMS", "BUDGET_UNITS", "convert_budget", "matched_inference_ratio", "lifetime_flops",
-    "break_even_queries",
+    "ModelShape", "model_shape", "segment_flops", "sample_flops", "training_flops", "flops_per_sequence",
+    "verifier_flops", "RULE_BASED_PARAMS", "BUDGET_UNITS", "matched_inference_ratio",
+    "lifetime_flops", "break_even_queries",
 ]
 
 RULE_BASED_PARAMS = 0  # a rule-based checker (oracle, exact step checker) is charged as a model of this size
@@ -27,6 +31,74 @@ def _nonneg(**values) -> None:
             raise ValueError(f"{name} must be a finite, non-negative number, got {v!r}.")
 
 
+@dataclass(frozen=True)
+class ModelShape:
+    """What a forward pass costs depends on: weights N, layers L and attention width d (query heads × head dim)."""
+
+    n_params: int
+    n_layers: int = 0  # 0: attention not counted (the shape is unknown, e.g. imported generations)
+    d_attn: int = 0
+
+    def __post_init__(self):
+        _nonneg(n_params=self.n_params, n_layers=self.n_layers, d_attn=self.d_attn)
+
+
+def _config_shape(n_params, cfg) -> ModelShape:
+    heads = int(cfg.num_attention_heads)
+    head_dim = getattr(cfg, "head_dim", None) or cfg.hidden_size // heads
+    return ModelShape(int(n_params), int(cfg.num_hidden_layers), heads * int(head_dim))
+
+
+def model_shape(model) -> ModelShape:
+    """The shape of a model from a zoo card (params, layers, width), a config.json dict with "n_params" added, an
+    engine or verifier (n_params and a transformers ``model.config``; a wrapper's ``base``; a rule-based checker
+    without a model: N only), or a ModelShape."""
+    if isinstance(model, ModelShape):
+        return model
+    if isinstance(model, dict):
+        n = model.get("params", model.get("n_params"))
+        if n is not None and {"layers", "width"} <= set(model):
+            return ModelShape(int(n), int(model["layers"]), int(model["width"]))
+        if n is not None and {"num_hidden_layers", "hidden_size", "num_attention_heads"} <= set(model):
+            return _config_shape(n, SimpleNamespace(**model))  # a config.json with the weights' count added
+        raise ValueError("a model card (params, layers, width) or a config.json dict with n_params is needed to cost "
+                         f"a forward pass; got keys {sorted(model)}.")
+    n_params = getattr(model, "n_params", None)
+    if n_params is None:
+        raise ValueError(f"cannot tell the shape of {type(model).__name__}: it has no n_params.")
+    cfg = getattr(getattr(model, "model", None), "config", None)
+    if cfg is not None:
+        return _config_shape(n_params, cfg)
+    base = getattr(model, "base", None)  # a wrapper (the noisy verifier) costs what it wraps
+    return model_shape(base) if base is not None else ModelShape(int(n_params))
+
+
+def segment_flops(model, start, tokens):
+    """Forward FLOPs of ``tokens`` new tokens read after ``start`` cached ones (KV cache): 2·N per token plus the
+    causal attention term 2·L·d·(e·(e+1) − s·(s+1)), e = s + tokens (Σ of 4·L·d·i over positions s < i ≤ e).
+
+    ``model``: anything model_shape reads. start / tokens may be numpy arrays (element-wise). A whole sequence is
+    segment_flops(m, 0, T), and splitting it into segments (a search tree's steps) sums to the same total.
+    """
+    s = model_shape(model)
+    a, t = np.asarray(start, dtype=float), np.asarray(tokens, dtype=float)
+    if not (np.all(np.isfinite(a)) and np.all(np.isfinite(t))) or np.any(a < 0) or np.any(t < 0):
+        raise ValueError("token counts must be finite and non-negative.")
+    e = a + t
+    out = 2.0 * s.n_params * t + 2.0 * s.n_layers * s.d_attn * (e * (e + 1) - a * (a + 1))
+    return float(out) if out.ndim == 0 else out
+
+
+def sample_flops(model, prompt_tokens, gen_tokens):
+    """Inference FLOPs of one generated sequence (prompt read once, every generated token once, KV cache), with
+    attention: segment_flops(model, 0, prompt + generated). Vectorised over numpy arrays of token counts; ``model``
+    may be a zoo card (what a migration of stored FLOPs reads), an engine, a verifier or a ModelShape."""
+    p, g = np.asarray(prompt_tokens, dtype=float), np.asarray(gen_tokens, dtype=float)
+    if np.any(p < 0) or np.any(g < 0):
+        raise ValueError("token counts must be finite and non-negative.")
+    return segment_flops(model, 0, p + g)
+
+
 def training_flops(n_params: int, tokens: int) -> float:
     """6·N·D: forward and backward pass over D training tokens."""
     if n_params < 0 or tokens < 0:
@@ -35,56 +107,19 @@ def training_flops(n_params: int, tokens: int) -> float:
 
 
 def flops_per_sequence(n_params: int, prompt_tokens: int, generated_tokens: int) -> float:
-    """2·N·(prompt + generated) for one generated sequence (KV cache: every token is processed once)."""
+    """2·N·(prompt + generated), without attention: for sequences of a model whose layer shape is unknown (imported
+    generations); sample_flops is the full count."""
     if n_params < 0 or prompt_tokens < 0 or generated_tokens < 0:
         raise ValueError("n_params and token counts must be non-negative")
     return 2.0 * n_params * (prompt_tokens + generated_tokens)
 
 
-def attention_flops(n_layers: int, d_model: int, tokens: int) -> float:
-    """2·n_layers·d_model·T² for a causal sequence of T tokens: Kaplan's 2·n_layers·ctx·d_model per token with ctx = T.
-
-    Exact for a KV cache: token i multiplies Qᵀ K and A V over i positions, 4·d_model·i per layer, summed over
-    i ≤ T = 2·d_model·T(T+1) ≈ 2·d_model·T². A non-causal implementation that computes the full T×T matrix and masks
-    it does twice this work.
-    """
-    _nonneg(n_layers=n_layers, d_model=d_model, tokens=tokens)
-    return 2.0 * n_layers * d_model * float(tokens) ** 2
-
-
-def inference_flops(n_params: int, prompt_tokens: int, generated_tokens: int, *, n_layers: int = 0,
-                    d_model: int = 0) -> float:
-    """Forward FLOPs of one sequence: 2·N·T plus, when n_layers and d_model are given, the attention term 2·L·d·T².
-
-    T = prompt + generated tokens. Without the layer shape this is flops_per_sequence (what the store records).
-    """
-    _nonneg(prompt_tokens=prompt_tokens, generated_tokens=generated_tokens)
-    base = flops_per_sequence(n_params, prompt_tokens, generated_tokens)
-    return base + attention_flops(n_layers, d_model, prompt_tokens + generated_tokens)
-
-
 def verifier_flops(tokens: int, verifier_params: int = RULE_BASED_PARAMS) -> float:
-    """2·N_verifier·tokens scored; a rule-based verifier is charged at verifier_params (0 = free, the default)."""
+    """2·N_verifier·tokens scored, for re-costing a verifier of a stated size only (its layer shape unknown: no
+    attention term); a rule-based verifier is charged at verifier_params (0 = free, the default). Verifiers that
+    score traces charge sample_flops per trace (backend.verifiers.cost)."""
     _nonneg(tokens=tokens, verifier_params=verifier_params)
     return 2.0 * verifier_params * tokens
-
-
-def convert_budget(value: float, src: str, dst: str, *, n_params: int, prompt_tokens: float,
-                   gen_tokens: float) -> float:
-    """Convert a per-query budget between samples, generated tokens and FLOPs for one model.
-
-    Uses the mean prompt and generated tokens per sample: tokens = samples·gen_tokens and
-    FLOPs = samples·2·N·(prompt_tokens + gen_tokens) (each sample re-reads its prompt, as the engine does).
-    """
-    for unit in (src, dst):
-        if unit not in BUDGET_UNITS:
-            raise ValueError(f"unknown budget unit {unit!r}; use one of {', '.join(BUDGET_UNITS)}.")
-    _nonneg(value=value, n_params=n_params, prompt_tokens=prompt_tokens, gen_tokens=gen_tokens)
-    per_sample = {"samples": 1.0, "tokens": float(gen_tokens),
-                  "flops": 2.0 * n_params * (prompt_tokens + gen_tokens)}
-    if per_sample[src] == 0:
-        raise ValueError(f"cannot convert from {src}: one sample costs zero {src} with these means.")
-    return value / per_sample[src] * per_sample[dst]
 
 
 def matched_inference_ratio(m: float, pretrain_tokens: float, inference_tokens: float) -> float:

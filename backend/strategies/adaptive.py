@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 
+from backend.analysis.votes import weighted_majority
 from backend.engines.base import SamplingParams
 from backend.strategies.base import Outcome, RunContext, result_row, sample_row
 from backend.tasks import PromptRecord
@@ -73,11 +74,7 @@ def run(ctx: RunContext, prompts: list[PromptRecord]) -> list[Outcome]:
             score_rows.append({"prompt_key": p.key, "sample_idx": i, "verifier": ctx.verifier.name, "score": s,
                                "step_scores": None, "tokens": tokens, "flops": flops})
         vt, vf = sum(r["tokens"] for r in score_rows), sum(r["flops"] for r in score_rows)
-        weight: dict[str, float] = {}
-        for row, s in zip(samples, sc):
-            if row["answer"] is not None:
-                weight[row["answer"]] = weight.get(row["answer"], 0.0) + s
-        answer = max(weight, key=weight.get) if weight else None
+        answer = weighted_majority([row["answer"] for row in samples], sc)
         res = result_row(p, answer, ctx.task.correct(p, answer), gen_tokens=sum(g.gen_tokens for g in gens),
                          gen_flops=sum(r["flops"] for r in samples), verifier_tokens=vt, verifier_flops=vf,
                          n_traces=len(gens), wall_s=wall)

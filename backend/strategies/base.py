@@ -2,14 +2,14 @@
 
 A strategy is ``run(ctx, prompts) -> list[Outcome]``: for each prompt, the traces it produced (``samples`` rows),
 its search tree (``nodes`` rows), verifier scores, and one ``results`` row with its final answer and everything it
-spent. All FLOPs come from :mod:`backend.analysis.compute`.
+spent. All FLOPs come from :mod:`backend.analysis.compute` (attention included: compute.sample_flops).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol
 
-from backend.analysis.compute import flops_per_sequence
+from backend.analysis.compute import model_shape, sample_flops
 from backend.engines.base import Generation, ProgressFn, SamplingParams
 from backend.tasks import PromptRecord, TaskAdapter
 
@@ -76,7 +76,7 @@ def sample_row(ctx: RunContext, prompt: PromptRecord, gen: Generation, idx: int,
         "think_tokens": think_tokens(ctx, gen), "sum_logprob": gen.sum_logprob,
         "token_logprobs": gen.logprobs if keep else None,
         "forced": gen.forced if keep and any(gen.forced) else None,
-        "flops": flops_per_sequence(ctx.engine.n_params, gen.prompt_tokens, gen.gen_tokens) if flops is None else flops,
+        "flops": sample_flops(model_shape(ctx.engine), gen.prompt_tokens, gen.gen_tokens) if flops is None else flops,
         "finish_reason": gen.finish_reason, "is_final": is_final, "node_id": node_id,
     }
 
@@ -86,15 +86,6 @@ def result_row(prompt: PromptRecord, answer: str | None, correct: bool, *, gen_t
     return {"prompt_key": prompt.key, "answer": answer, "correct": bool(correct), "gen_tokens": int(gen_tokens),
             "gen_flops": float(gen_flops), "verifier_tokens": int(verifier_tokens),
             "verifier_flops": float(verifier_flops), "n_traces": int(n_traces), "wall_s": float(wall_s)}
-
-
-def majority(answers: list[str | None]) -> str | None:
-    """Most frequent valid answer; ties go to the answer seen first (deterministic)."""
-    counts: dict[str, int] = {}
-    for a in answers:
-        if a is not None:
-            counts[a] = counts.get(a, 0) + 1
-    return max(counts, key=lambda a: counts[a]) if counts else None
 
 
 Registry = dict[str, Callable[[RunContext, list[PromptRecord]], list[Outcome]]]

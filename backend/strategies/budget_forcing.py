@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import time
 
-from backend.analysis.compute import flops_per_sequence
-from backend.strategies.base import Outcome, RunContext, majority, result_row, sample_row
+from backend.analysis.votes import majority
+from backend.strategies.base import Outcome, RunContext, result_row, sample_row
 from backend.tasks import PromptRecord
 
 MODES = ("cap", "force")
@@ -62,7 +62,7 @@ def run(ctx: RunContext, prompts: list[PromptRecord]) -> list[Outcome]:
             s["forced"] = g.forced if any(g.forced) else None  # always kept: the pages highlight them
         answer = majority([s["answer"] for s in samples])
         res = result_row(p, answer, ctx.task.correct(p, answer), gen_tokens=sum(g.gen_tokens for g in row),
-                         gen_flops=sum(flops_per_sequence(ctx.engine.n_params, g.prompt_tokens, g.gen_tokens) for g in row),
+                         gen_flops=sum(s["flops"] for s in samples),
                          n_traces=len(row), wall_s=wall)
         out.append(Outcome(p, samples=samples, result=res))
     return out

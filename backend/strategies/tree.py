@@ -2,17 +2,19 @@
 score them with a process verifier, and keep the tree.
 
 Compute is charged the way a KV-cached search spends it: every token once per lineage. An expansion from the root
-costs 2·N·(prompt + its tokens); a deeper one 2·N·(its new tokens); the verifier reads each node's new tokens once
-(2·N_verifier·tokens). So a completed trace costs what the same trace costs as an independent sample.
+reads the prompt and its tokens; a deeper one only its new tokens, attending over the cached prefix
+(compute.segment_flops); the verifier reads each node's new tokens once the same way. So a completed trace costs what
+the same trace costs as an independent sample, attention included.
 """
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
 
-from backend.analysis.compute import flops_per_sequence, verifier_flops
+from backend.analysis.compute import model_shape, segment_flops
+from backend.analysis.votes import weighted_majority
 from backend.engines.base import SamplingParams
-from backend.strategies.base import RunContext, result_row, sample_row, majority
+from backend.strategies.base import RunContext, result_row, sample_row
 from backend.tasks import PromptRecord
 from backend.verifiers import aggregate
 
@@ -28,6 +30,7 @@ class Node:
     text: str  # the whole completion so far (prefix + this step)
     step: str = ""  # this node's step text
     tokens: int = 0
+    end: int = 0  # tokens of prompt + lineage up to and including this node (its position after the KV cache)
     flops: float = 0.0
     verifier_flops: float = 0.0
     verifier_tokens: int = 0
@@ -82,12 +85,15 @@ def expand(ctx: RunContext, trees: list[Tree], parents: list[list[tuple[Node, in
     stop = (engine.token_id(ctx.task.step_sep),)
     gens = engine.sample(prefixes, step_sp, keys=keys, stop_ids=stop, max_seconds=ctx.max_seconds)
     new: list[list[Node]] = [[] for _ in trees]
+    shape = model_shape(engine)
     for (t, parent, subtree), row in zip(owners, gens):
         for g in row:
             node = trees[t].add(parent, g, subtree)
             node.tokens = g.gen_tokens
-            from_root = parent.parent_id is None
-            node.flops = flops_per_sequence(engine.n_params, g.prompt_tokens if from_root else 0, g.gen_tokens)
+            start = 0 if parent.parent_id is None else parent.end  # from the root the prompt is read too
+            read = g.prompt_tokens + g.gen_tokens if parent.parent_id is None else g.gen_tokens
+            node.end = start + read
+            node.flops = segment_flops(shape, start, read)
             new[t].append(node)
     _score(ctx, trees, new)
     return new
@@ -99,10 +105,11 @@ def _score(ctx: RunContext, trees: list[Tree], new: list[list[Node]]) -> None:
         return
     how = ctx.params.get("aggregate", "last")
     scores = ctx.verifier.score([tree.prompt for tree, _ in flat], [node.text for _, node in flat])
+    shape = model_shape(ctx.verifier)
     for (tree, node), steps in zip(flat, scores):
         node.score = aggregate(steps, how)
         node.verifier_tokens = node.tokens + (node.gen.prompt_tokens if node.depth == 1 else 0)
-        node.verifier_flops = verifier_flops(node.verifier_tokens, ctx.verifier.n_params)
+        node.verifier_flops = segment_flops(shape, node.end - node.verifier_tokens, node.verifier_tokens)
 
 
 def search_params(ctx: RunContext, what: str) -> tuple[int, int, int]:
@@ -139,11 +146,7 @@ def finish(ctx: RunContext, tree: Tree, completed: list[Node], wall_s: float):
     if not completed:
         final, answer = None, None
     elif select == "weighted":
-        weight: dict[str, float] = {}
-        for a, leaf in zip(answers, completed):
-            if a is not None:
-                weight[a] = weight.get(a, 0.0) + leaf.score
-        answer = max(weight, key=weight.get) if weight else majority(answers)
+        answer = weighted_majority(answers, [leaf.score for leaf in completed])
         final = next((leaf for a, leaf in zip(answers, completed) if a == answer), completed[0])
     else:
         final = max(completed, key=lambda leaf: leaf.score)

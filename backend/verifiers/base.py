@@ -1,13 +1,15 @@
 """The verifier interface: per-step scores in [0, 1] for (prompt, trace) pairs, an aggregate, and the FLOPs it costs.
 
 Every verifier states ``n_params``, the model size it is charged as per scored token (0 for rule-based checkers,
-which are charged at zero FLOPs: they stand in for a perfect verifier, not for a model we could run).
+which are charged at zero FLOPs: they stand in for a perfect verifier, not for a model we could run); a model
+verifier is charged a forward pass over each trace, attention included (compute.sample_flops). Whether a verifier
+is deployable or an upper bound is decided by name in backend.verifiers.deployable.
 """
 from __future__ import annotations
 
 from typing import Protocol
 
-from backend.analysis.compute import verifier_flops
+from backend.analysis.compute import model_shape, sample_flops
 from backend.tasks import PromptRecord
 
 AGGREGATES = ("last", "min", "prod")
@@ -41,9 +43,10 @@ def aggregate(step_scores: list[float], how: str = "last") -> float:
 
 
 def cost(verifier: Verifier, prompts: list[PromptRecord], texts: list[str]) -> tuple[int, float]:
-    """(tokens read, FLOPs) of scoring these traces once."""
-    tokens = verifier.tokens(prompts, texts)
-    return tokens, verifier_flops(tokens, verifier.n_params)
+    """(tokens read, FLOPs) of scoring these traces once: one forward pass over each prompt + trace."""
+    per = [verifier.tokens([p], [t]) for p, t in zip(prompts, texts)]
+    shape = model_shape(verifier)
+    return sum(per), float(sum(sample_flops(shape, 0, n) for n in per))
 
 
 def char_tokens(prompts: list[PromptRecord], texts: list[str]) -> int:
