@@ -5,7 +5,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from backend.analysis import compute
 from backend.analysis import difficulty as D
 
 
@@ -37,12 +36,12 @@ def test_oracle_bins_keep_ties_together_and_unsolved_prompts_hardest():
 def test_predicted_bins_use_mean_score_and_charge_generation_plus_verifier():
     scores = np.array([[0.9, 0.7], [0.1, 0.3], [0.5, 0.5], [0.2, 0.0], [1.0, 0.8]])
     flops = np.full(scores.shape, 100.0)
-    tokens = np.full(scores.shape, 20)
-    out = D.predicted_bins(scores, flops, tokens, verifier_params=1000, prompt_keys=list("abcde"))
+    vflops = np.full(scores.shape, 40.0)
+    out = D.predicted_bins(scores, flops, vflops, prompt_keys=list("abcde"))
     assert list(out["pred_score"]) == pytest.approx([0.8, 0.2, 0.5, 0.1, 0.9])
     assert list(out["bin"]) == [2, 4, 3, 5, 1]
-    assert list(out["flops"]) == [200 + compute.verifier_flops(40, 1000)] * 5
-    assert list(D.predicted_bins(scores, flops, tokens)["flops"]) == [200.0] * 5  # rule-based verifier: free
+    assert list(out["flops"]) == [200 + 80] * 5  # both samples generated and both scored, as recorded
+    assert list(D.predicted_bins(scores, flops, 0 * vflops)["flops"]) == [200.0] * 5  # a rule-based verifier: free
 
 
 @pytest.mark.parametrize("call", [

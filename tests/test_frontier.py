@@ -1,5 +1,6 @@
-"""backend/analysis/frontier.py (and data.py): curves, frontier and winner map on a hand-made cache; exchange rate,
-allocation and routing on constructed cases with known answers; brute-force checks of the knapsack and Pareto front."""
+"""backend/analysis (points, curves, exchange, allocation, routing, data): curves, frontier and winner map on a
+hand-made cache; exchange rate, allocation and routing on constructed cases with known answers; brute-force checks of
+the knapsack and Pareto front."""
 from __future__ import annotations
 
 import itertools
@@ -12,6 +13,7 @@ import pytest
 from backend.analysis import data
 from backend.analysis import difficulty as D
 from backend.analysis import frontier as F
+from backend.analysis.allocation import _knapsack
 from backend.analysis.data import Pool
 from backend.store import Store, commit_batch
 
@@ -113,14 +115,16 @@ def test_loaders_read_pools_and_runs(cache):
 def test_budget_curves_convert_pools_to_samples_tokens_and_flops(cache):
     _, pts, _ = cache
     cur = F.budget_curves(pts)
-    assert list(cur.columns[:12]) == ["model", "strategy", "setting", "verifier", "k", "samples", "tokens", "flops",
-                                      "acc", "lo", "hi", "n_prompts"]
+    assert list(cur.columns[:6]) == ["model", "strategy", "temperature", "verifier", "k", "deployable"]
+    assert {"samples", "tokens", "flops", "acc", "lo", "hi", "n_prompts"} <= set(cur.columns)
+    assert set(cur.loc[cur.strategy == "maj@k", "temperature"]) == {0.8} and set(cur.loc[cur.strategy == "greedy",
+                                                                                       "temperature"]) == {0.0}
     row = cur[(cur.model == "small") & (cur.strategy == "maj@k") & (cur.k == 3)].iloc[0]
     # budget k costs k × the MEAN per-sample FLOPs of each prompt (8, 12, 10, 10 → 10), never the first k samples
     assert (row.samples, row.tokens, row.flops) == (3, 30, 30)
     assert row.acc == pytest.approx(0.75) and row.lo <= 0.75 <= row.hi and row.n_prompts == 8
     cov = cur[(cur.model == "small") & (cur.strategy == "pass@k")]
-    assert cov.oracle.all() and cov.acc.tolist() == pytest.approx([0.5625, 0.75, 0.75, 0.75])
+    assert not cov.deployable.any() and cov.acc.tolist() == pytest.approx([0.5625, 0.75, 0.75, 0.75])
     greedy = cur[cur.strategy == "greedy"].iloc[0]
     assert (greedy.model, greedy.k, greedy.flops, greedy.acc) == ("large", 1, 40, 0.5)
     hard = F.budget_curves(pts, bins=cache[2], bin="hard")
@@ -130,13 +134,15 @@ def test_budget_curves_convert_pools_to_samples_tokens_and_flops(cache):
 
 def test_frontier_picks_the_known_best(cache):
     _, pts, _ = cache
-    front = F.frontier(pts, 40.0, include_oracle=False).set_index(["model", "strategy"])
+    front = F.frontier(pts, 40.0).set_index(["model", "strategy"])
     assert front.loc[("small", "maj@k"), "k"] == 3  # ties with k=4 at 0.75; the cheaper one wins
     assert front.loc[("small", "maj@k"), "acc"] == pytest.approx(0.75)
     assert front.loc[("large", "maj@k"), "k"] == 1
     assert front.loc[("large", "greedy"), "acc"] == 0.5
     assert ("large", "pass@k") not in front.index
-    assert len(F.frontier(pts, 10.0)) == 2  # only the small pool is affordable: its maj@1 and pass@1
+    assert len(F.frontier(pts, 10.0)) == 1  # only the small pool is affordable: its maj@1 (deployable)
+    upper = F.frontier(pts, 10.0, upper_bounds=True)
+    assert set(upper["strategy"]) == {"maj@k", "pass@k"} and not upper.set_index("strategy").loc["pass@k", "deployable"]
 
 
 def test_winner_map_on_the_hand_made_cache(cache):
@@ -199,10 +205,10 @@ def test_exchange_rate_never_when_coverage_is_below_the_target():
 
 # ----------------------------------------------------------------------------------------------- allocation
 def _two_bin_points():
-    easy = [[GOLD] * 4] * 5
-    hard = [[GOLD, "a", "b", "c"]] * 5
-    pts = F.pool_points(pool_of("m", easy + hard, scores=[[1, 1, 1, 1]] * 5 + [[1, 0, 0, 0]] * 5), weighted=False)
-    bins = pd.Series(pd.Categorical(["easy"] * 5 + ["hard"] * 5, ["easy", "hard"], ordered=True),
+    easy = [[GOLD] * 4] * 6
+    hard = [[GOLD, "a", "b", "c"]] * 6
+    pts = F.pool_points(pool_of("m", easy + hard, scores=[[1, 1, 1, 1]] * 6 + [[1, 0, 0, 0]] * 6), weighted=False)
+    bins = pd.Series(pd.Categorical(["easy"] * 6 + ["hard"] * 6, ["easy", "hard"], ordered=True),
                      index=pts.prompt_keys)
     return pts, bins
 
@@ -232,7 +238,7 @@ def test_knapsack_matches_brute_force_and_never_loses_to_uniform():
         cap = float(rng.integers(1, 6)) * sizes.sum()
         best = max(((sizes * acc[np.arange(n_bins), c]).sum() for c in itertools.product(range(n_opt), repeat=n_bins)
                     if (sizes * flops[np.arange(n_bins), c]).sum() <= cap), default=None)
-        pick = F._knapsack(acc, flops, sizes, cap)
+        pick = _knapsack(acc, flops, sizes, cap)
         if best is None:
             assert pick is None
         else:
@@ -294,7 +300,8 @@ def test_bad_input_is_a_value_error(cache):
         lambda: F.winner_map(pts, {"a": 1}),
         lambda: F.exchange_rate(pts, "tiny", "large"),
         lambda: F.exchange_rate(pts, "small", "large", target="best"),
-        lambda: F.exchange_rate(pts, "small", "large", setting="T=9"),
+        lambda: F.exchange_rate(pts, "small", "large", temperature=9.0),
+        lambda: F.exchange_rate(pts, "small", "large", method="pass@k"),  # an upper bound has no exchange rate
         lambda: F.routing_front([1, 0], [1, 1], [1], [1, 1], [0.1, 0.2]),  # mismatched lengths
         lambda: F.routing_front([1, 0], [1, -1], [1, 1], [1, 1], [0.1, 0.2]),
         lambda: F.routing_front([1, 0], [1, 1], [1, 1], [1, 1], [0.1, 0.2], mode="psychic"),

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from backend.store import Store
+from backend.verifiers import canonical_name
 
 __all__ = ["Pool", "POOL_RUNS", "load_runs", "load_prompts", "load_pool", "load_results", "load_routing", "model_table"]
 
@@ -34,6 +35,7 @@ class Pool:
     gen_tokens: np.ndarray  # [P, n]
     flops: np.ndarray  # [P, n] generation FLOPs per sample, as stored
     sum_logprob: np.ndarray  # [P, n]
+    think_tokens: np.ndarray | None = None  # [P, n] tokens before the answer marker (NaN where not recorded)
     scores: dict = field(default_factory=dict)  # verifier -> [P, n] score, NaN where a sample was not scored
     score_tokens: dict = field(default_factory=dict)  # verifier -> [P, n] tokens the verifier read
     score_flops: dict = field(default_factory=dict)  # verifier -> [P, n] FLOPs the verifier spent, as stored
@@ -44,13 +46,9 @@ class Pool:
         return self.correct.shape[1]
 
 
-def _store(store: Store | None) -> Store:
-    return store if store is not None else Store()
-
-
-def load_runs(store: Store | None = None, strategy: str | None = None) -> pd.DataFrame:
+def load_runs(store: Store, strategy: str | None = None) -> pd.DataFrame:
     """Runs with their JSON parsed: temperature, n, budget (strategy_params["budget"], or None) and params (dict)."""
-    s = _store(store)
+    s = store
     if strategy is None:
         df = s.sql(f"SELECT {_RUN_COLS} FROM runs ORDER BY model, strategy, run_key")
     else:
@@ -61,14 +59,37 @@ def load_runs(store: Store | None = None, strategy: str | None = None) -> pd.Dat
     df["n"] = [int(x.get("n", 1)) for x in sampling]
     df["budget"] = pd.Series([p.get("budget") for p in params], index=df.index, dtype=object)
     df["params"] = params
-    df["verifier"] = pd.Series([v if isinstance(v, str) else None for v in df["verifier"]], index=df.index,
-                               dtype=object)
+    df["verifier"] = pd.Series([canonical_name(v) if isinstance(v, str) else None for v in df["verifier"]],
+                               index=df.index, dtype=object)
     return df
 
 
-def load_prompts(store: Store | None = None) -> pd.DataFrame:
+def load_prompts(store: Store) -> pd.DataFrame:
     """Every stored prompt: prompt_key, task, gold, n_ops, digits, split."""
-    return _store(store).sql("SELECT prompt_key, task, gold, n_ops, digits, split FROM prompts ORDER BY prompt_key")
+    return store.sql("SELECT prompt_key, task, gold, n_ops, digits, split FROM prompts ORDER BY prompt_key")
+
+
+def load_prompt_records(store: Store, keys) -> dict:
+    """PromptRecords of these prompts (what a task or verifier reads), by prompt key."""
+    from backend.tasks import PromptRecord
+
+    keys = [str(k) for k in keys]
+    df = store.sql("SELECT prompt_key, task, text, question, gold, n_ops, digits, split FROM prompts "
+                   "WHERE prompt_key IN (SELECT unnest(?::VARCHAR[]))", [keys])
+    nan = lambda v: None if pd.isna(v) else v
+    return {r.prompt_key: PromptRecord(r.prompt_key, r.task, r.text, r.question, r.gold, nan(r.n_ops), nan(r.digits),
+                                       r.split) for r in df.itertuples()}
+
+
+def load_texts(store: Store, run_key: str, prompt_keys, n: int) -> list[list[str]]:
+    """The sample texts of a pool run as [prompts][n] (prompt_keys order, as load_pool returns them)."""
+    smp = store.sql("SELECT prompt_key, sample_idx, text FROM samples WHERE run_key = ? ORDER BY prompt_key, "
+                    "sample_idx", [run_key])
+    by_key = {k: [""] * n for k in prompt_keys}
+    for k, i, t in zip(smp["prompt_key"], smp["sample_idx"], smp["text"]):
+        if k in by_key and i < n:
+            by_key[k][i] = t if isinstance(t, str) else ""
+    return [by_key[k] for k in prompt_keys]
 
 
 def _grid(df: pd.DataFrame, keys: np.ndarray, n: int, col: str, fill=np.nan) -> np.ndarray:
@@ -79,10 +100,10 @@ def _grid(df: pd.DataFrame, keys: np.ndarray, n: int, col: str, fill=np.nan) -> 
     return out
 
 
-def load_pool(store: Store | None = None, run_key: str = "") -> Pool:
+def load_pool(store: Store, run_key: str) -> Pool:
     """The samples of a pool run (see POOL_RUNS) as [P, n] arrays, with every verifier's scores of them; prompts
     with fewer than n samples are dropped (counted in Pool.dropped)."""
-    s = _store(store)
+    s = store
     run = s.sql(f"SELECT {_RUN_COLS} FROM runs WHERE run_key = ?", [run_key])
     if run.empty:
         raise ValueError(f"no run {run_key!r} in the cache.")
@@ -90,9 +111,9 @@ def load_pool(store: Store | None = None, run_key: str = "") -> Pool:
         raise ValueError(f"run {run_key!r} is a {run['strategy'][0]!r} run, not a pool ({', '.join(POOL_RUNS)}).")
     sampling = json.loads(run["sampling"][0] or "{}")
     n = int(sampling.get("n", 1))
-    smp = s.sql("SELECT s.prompt_key, s.sample_idx, s.answer, s.correct, s.prompt_tokens, s.gen_tokens, s.flops, "
-                "s.sum_logprob, p.gold FROM samples s JOIN prompts p USING (prompt_key) WHERE s.run_key = ? "
-                "ORDER BY s.prompt_key, s.sample_idx", [run_key])
+    smp = s.sql("SELECT s.prompt_key, s.sample_idx, s.answer, s.correct, s.prompt_tokens, s.gen_tokens, "
+                "s.think_tokens, s.flops, s.sum_logprob, p.gold FROM samples s JOIN prompts p USING (prompt_key) "
+                "WHERE s.run_key = ? ORDER BY s.prompt_key, s.sample_idx", [run_key])
     counts = smp.groupby("prompt_key")["sample_idx"].nunique()
     full = counts.index[counts.to_numpy() == n].to_numpy()
     smp = smp[smp["prompt_key"].isin(full)]
@@ -105,30 +126,32 @@ def load_pool(store: Store | None = None, run_key: str = "") -> Pool:
                 prompt_keys=keys, gold=gold, answers=answers,
                 correct=_grid(smp.assign(correct=smp["correct"].fillna(False).astype(float)), keys, n, "correct") > 0.5,
                 prompt_tokens=_grid(smp, keys, n, "prompt_tokens"), gen_tokens=_grid(smp, keys, n, "gen_tokens"),
+                think_tokens=_grid(smp, keys, n, "think_tokens"),
                 flops=_grid(smp, keys, n, "flops"), sum_logprob=_grid(smp, keys, n, "sum_logprob"),
                 dropped=int(len(counts) - len(full)))
     sc = s.sql("SELECT prompt_key, sample_idx, verifier, score, tokens, flops FROM scores WHERE run_key = ?", [run_key])
-    for v, g in sc.groupby("verifier"):
+    for name, g in sc.groupby("verifier"):
+        v = canonical_name(name)
         pool.scores[v] = _grid(g, keys, n, "score")
         pool.score_tokens[v] = _grid(g, keys, n, "tokens", 0.0)
         pool.score_flops[v] = _grid(g, keys, n, "flops", 0.0)
     return pool
 
 
-def load_results(store: Store | None = None, run_key: str = "") -> pd.DataFrame:
+def load_results(store: Store, run_key: str) -> pd.DataFrame:
     """The results rows of a strategy run: prompt_key, answer, correct, gen_tokens, gen/verifier FLOPs, n_traces."""
-    return _store(store).sql(
+    return store.sql(
         "SELECT prompt_key, answer, correct, gen_tokens, gen_flops, verifier_tokens, verifier_flops, n_traces "
         "FROM results WHERE run_key = ? ORDER BY prompt_key", [run_key])
 
 
-def load_routing(store: Store | None = None, direct_model: str = "", cot_model: str = "") -> pd.DataFrame:
+def load_routing(store: Store, direct_model: str, cot_model: str) -> pd.DataFrame:
     """Per prompt, both models' greedy correctness and FLOPs, and the direct model's confidence (its trace's log-prob).
 
     Only prompts both greedy runs answered. Confidence = sum of the direct greedy trace's token log-probs (higher =
     surer); it comes with the direct answer, so routing on it is a cascade: the direct model always runs.
     """
-    s = _store(store)
+    s = store
     q = ("SELECT r.prompt_key, r.correct, r.gen_flops + r.verifier_flops AS flops, s.sum_logprob FROM results r "
          "JOIN runs u USING (run_key) LEFT JOIN samples s ON s.run_key = r.run_key AND s.prompt_key = r.prompt_key "
          "AND s.sample_idx = 0 WHERE u.model = ? AND u.strategy = 'greedy'")
@@ -145,17 +168,25 @@ def load_routing(store: Store | None = None, direct_model: str = "", cot_model: 
 
 
 def model_table(store: Store | None = None, cards: list[dict] | None = None) -> pd.DataFrame:
-    """One row per model: name, params, fmt, family, checkpoint_of, training_tokens, training_flops, layers, width.
+    """One row per model: name, params, fmt, family, checkpoint_of, training_tokens, training_flops, layers, width,
+    and the data recipe that tells variants apart (seed, paths, p_fix, p_recheck; NaN when unknown).
 
-    From the zoo's cards (registry.list_cards() unless given); models that appear only in the runs table get params
-    from it and fmt / checkpoint from their name ("cot-…", "direct-…", "…@3M"), with training columns left empty.
+    From the zoo's cards (registry.list_cards() unless given); with a store, models that appear only in the runs
+    table get params from it and fmt / checkpoint from their name ("cot-…", "direct-…", "…@3M"), with training
+    columns left empty.
     """
     if cards is None:
         from backend.zoo.registry import list_cards
 
         cards = list_cards()
     cols = ["name", "params", "fmt", "family", "checkpoint_of", "training_tokens", "training_flops", "layers", "width"]
-    rows = [{c: card.get(c) for c in cols} for card in cards]
+    recipe = ["seed", "paths", "p_fix", "p_recheck"]
+    rows = []
+    for card in cards:
+        r = card.get("recipe") or {}
+        rows.append({**{c: card.get(c) for c in cols}, "seed": card.get("seed", r.get("seed")),
+                     "paths": r.get("paths", "single" if r else None),  # members before the knob are single-path
+                     "p_fix": r.get("p_fix"), "p_recheck": r.get("p_recheck")})
     known = {r["name"] for r in rows}
     if store is not None:
         runs = store.sql("SELECT model, max(model_params) AS params FROM runs GROUP BY model ORDER BY model")
@@ -167,6 +198,6 @@ def model_table(store: Store | None = None, cards: list[dict] | None = None) -> 
             rows.append({"name": name, "params": int(params), "fmt": fmt, "family": base,
                          "checkpoint_of": base if "@" in name else None, "training_tokens": None,
                          "training_flops": None, "layers": None, "width": None})
-    df = pd.DataFrame(rows, columns=cols)
+    df = pd.DataFrame(rows, columns=cols + recipe)
     df["family"] = df["family"].fillna(df["name"])
     return df.sort_values(["fmt", "params", "name"], na_position="last").reset_index(drop=True)

@@ -11,7 +11,6 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from backend.analysis import compute
 from backend.analysis.estimators import pass_at_k_curve
 
 __all__ = ["BANDS", "N_BINS", "MATH_LEVELS", "band_of", "construction_bins", "quantile_bins", "oracle_bins",
@@ -91,34 +90,37 @@ def oracle_bins(n, c, prompt_keys: Sequence | None = None, n_bins: int = N_BINS)
 
     n, c: pool size and correct samples per prompt. Ties (all-zero prompts above all) share one bin, see quantile_bins.
     "Oracle" because it needs the ground truth of many samples per prompt, which a deployed system does not have.
+    The bins are tailored to the model that defines them: its own lucky samples put a prompt in an easy bin and its
+    unlucky ones in a hard bin, so scored on the same pool that model looks better on easy bins and worse on hard ones
+    than it is, while other models regress to the mean. Compare models on bins one of them defines with care.
     """
     pass1 = pass_at_k_curve(np.asarray(n), np.asarray(c), [1])[0]
     return quantile_bins(pass1, n_bins, prompt_keys)
 
 
-def predicted_bins(scores, sample_flops, verifier_tokens, *, verifier_params: int = compute.RULE_BASED_PARAMS,
-                   prompt_keys: Sequence | None = None, n_bins: int = N_BINS) -> pd.DataFrame:
+def predicted_bins(scores, sample_flops, verifier_flops, *, prompt_keys: Sequence | None = None,
+                   n_bins: int = N_BINS) -> pd.DataFrame:
     """Predicted difficulty: quantile bins of a verifier's mean score over a few samples per prompt, and what it cost.
 
-    scores, sample_flops, verifier_tokens: [prompts, m] (m samples generated and scored per prompt). Returns one row
-    per prompt: prompt_key, pred_score, bin (1 = easiest) and flops = generation FLOPs of the m samples plus
-    compute.verifier_flops(tokens scored, verifier_params) — the price of the estimate, to add to any budget it steers.
+    scores, sample_flops, verifier_flops: [prompts, m] (m samples generated and scored per prompt). Returns one row
+    per prompt: prompt_key, pred_score, bin (1 = easiest) and flops = generation plus verifier FLOPs of the m samples
+    (as recorded, compute.py) — the price of the estimate, to add to any budget it steers.
     """
     s = np.asarray(scores, dtype=float)
     f = np.asarray(sample_flops, dtype=float)
-    t = np.asarray(verifier_tokens, dtype=float)
+    v = np.asarray(verifier_flops, dtype=float)
     if s.ndim != 2 or s.size == 0:
         raise ValueError("scores must be a non-empty [prompts, samples] array.")
-    if f.shape != s.shape or t.shape != s.shape:
-        raise ValueError(f"sample_flops {f.shape} and verifier_tokens {t.shape} must match scores {s.shape}.")
-    if not (np.all(np.isfinite(s)) and np.all(np.isfinite(f)) and np.all(np.isfinite(t))):
-        raise ValueError("scores, sample_flops and verifier_tokens must be finite.")
-    if np.any(f < 0) or np.any(t < 0):
-        raise ValueError("sample_flops and verifier_tokens must be non-negative.")
+    if f.shape != s.shape or v.shape != s.shape:
+        raise ValueError(f"sample_flops {f.shape} and verifier_flops {v.shape} must match scores {s.shape}.")
+    if not (np.all(np.isfinite(s)) and np.all(np.isfinite(f)) and np.all(np.isfinite(v))):
+        raise ValueError("scores, sample_flops and verifier_flops must be finite.")
+    if np.any(f < 0) or np.any(v < 0):
+        raise ValueError("sample_flops and verifier_flops must be non-negative.")
     pred = s.mean(axis=1)
     bins = quantile_bins(pred, n_bins, prompt_keys)
-    cost = f.sum(axis=1) + np.array([compute.verifier_flops(float(x), verifier_params) for x in t.sum(axis=1)])
-    return pd.DataFrame({"prompt_key": bins.index, "pred_score": pred, "bin": bins.to_numpy(), "flops": cost})
+    return pd.DataFrame({"prompt_key": bins.index, "pred_score": pred, "bin": bins.to_numpy(),
+                         "flops": f.sum(axis=1) + v.sum(axis=1)})
 
 
 def check_bin(bins: pd.Series, label) -> np.ndarray:

@@ -14,8 +14,8 @@ import pandas as pd
 
 from backend.analysis import estimators as E
 from backend.analysis.data import Pool
+from backend.analysis.votes import answer_counts
 
-NONE = "(none)"
 METRICS = {"mass_on_correct": "mass on the correct answer (pass@1)",
            "distinct": "distinct answers among k samples",
            "coverage": "coverage (pass@k)", "majority": "majority vote (maj@k)"}
@@ -32,13 +32,20 @@ def expected_distinct(counts, k: int) -> float:
     return float(E.pass_at_k_curve(np.full(len(m), n), m, [k])[0].sum())
 
 
+def answer_entropy(answers) -> float:
+    """Plug-in Shannon entropy (nats) of one prompt's answer histogram; unparseable answers are one more answer."""
+    counts = np.array(list(answer_counts(answers).values()), dtype=float)
+    p = counts / counts.sum()
+    return float(-(p * np.log(p)).sum())
+
+
 def pool_spread(pool: Pool, k: int) -> pd.DataFrame:
     """Per-prompt spread metrics of a pool at k samples: mass_on_correct, distinct, coverage, majority."""
     if not 1 <= k <= pool.n:
         raise ValueError(f"k={k} must be between 1 and the pool size {pool.n}")
     rows = []
     for key, answers, gold, correct in zip(pool.prompt_keys, pool.answers, pool.gold, pool.correct):
-        counts = Counter(NONE if a is None else a for a in answers)
+        counts = answer_counts(answers)
         c = int(correct.sum())
         rows.append({"prompt_key": key, "mass_on_correct": c / pool.n,
                      "distinct": expected_distinct(list(counts.values()), k),
@@ -73,7 +80,7 @@ def answer_shares(pools: list[tuple[float, Pool]], prompt_key: str, top: int = 6
         if len(idx):
             i = int(idx[0])
             gold = p.gold[i]
-            counts[cond] = Counter(NONE if a is None else a for a in p.answers[i])
+            counts[cond] = answer_counts(p.answers[i])
     if not counts:
         raise ValueError(f"no pool holds prompt {prompt_key!r}")
     overall = Counter()

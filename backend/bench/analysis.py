@@ -48,7 +48,8 @@ def synthetic_model(name: str, prompts: int, samples: int, seed: int) -> list[F.
         beam = greedy.assign(correct=correct[:, :budget].mean(axis=1) > 0.3, gen_tokens=gen[:, :budget].sum(axis=1),
                              gen_flops=flops[:, :budget].sum(axis=1), verifier_flops=vflops[:, :budget].sum(axis=1),
                              n_traces=budget)
-        parts.append(F.result_points(beam, model=name, strategy="beam", setting="width=4", k=budget))
+        parts.append(F.result_points(beam, model=name, strategy="beam", k=budget, temperature=0.8,
+                                     verifier="learned", params={"width": 4}))
     return parts
 
 
@@ -63,11 +64,11 @@ def run(prompts: int = 1000, samples: int = 64, seed: int = 0, estimators: bool 
     t_points = time.perf_counter() - t
     small = pts.rows((pts.meta["model"] == "cot-0.1m") & (pts.meta["strategy"] == "pass@k") & (pts.meta["k"] == 1))
     bins = difficulty.quantile_bins(small.acc[0], prompt_keys=pts.prompt_keys)
-    budgets = F.budget_grid(pts.rows(~pts.meta["oracle"].to_numpy(dtype=bool)), 10)
+    budgets = F.budget_grid(pts.deployable(), 10)
     t = time.perf_counter()
     wm = F.winner_map(pts, bins, budgets)
     t_map = time.perf_counter() - t
-    strategies = sorted(set(pts.meta.loc[~pts.meta["oracle"].astype(bool), "strategy"]))
+    strategies = sorted(set(pts.meta.loc[pts.meta["deployable"], "strategy"]))
     print(f"\nwinner map: {len(MODELS)} models x {len(strategies)} strategies ({', '.join(strategies)}) x "
           f"{bins.nunique()} bins x {len(budgets)} budgets, {prompts} prompts, pools of {samples}, "
           f"{len(pts.meta)} budget points")

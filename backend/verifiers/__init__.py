@@ -1,5 +1,10 @@
 """Verifiers by name: "oracle", "steps" (exact step checker), "learned" (the trained value-head model), and
-"noisy:<base>:<error rate>" (e.g. "noisy:steps:0.2"). One interface: see base.py."""
+"noisy:<base>:<error rate>" (e.g. "noisy:steps:0.2"). One interface: see base.py.
+
+Which verifiers a deployed system could run is decided here, once (``deployable``): the oracle and the exact step
+checker read the gold answer (the step checker appends the gold outcome to a finished trace), and a noisy wrapper of
+either still reads it — selection by them is an upper bound ("a perfect verifier"), never a policy to compare.
+"""
 from __future__ import annotations
 
 import difflib
@@ -11,6 +16,41 @@ from backend.verifiers.noisy import NoisyVerifier
 from backend.verifiers.rules import OracleVerifier, StepVerifier
 
 NAMES = ("oracle", "steps", "learned")
+UPPER_BOUND = ("oracle", "steps")  # read the gold answer: what a perfect verifier would do, not a deployable one
+
+
+def base_name(name: str) -> str:
+    """The verifier under any noisy wrappers: "noisy:steps:0.2" and "noisy(steps,0.2)" (a run's stored name) → "steps"."""
+    while True:
+        if name.startswith("noisy:") and name.count(":") >= 2:
+            name = name[len("noisy:"): name.rindex(":")]
+        elif name.startswith("noisy(") and name.endswith(")") and "," in name:
+            name = name[len("noisy("): name.rindex(",")]
+        else:
+            return name
+
+
+def noise_rate(name: str) -> float:
+    """The error rate of the outermost noisy wrapper (0.0 for a plain verifier)."""
+    for head, sep in (("noisy:", ":"), ("noisy(", ",")):
+        if name.startswith(head) and sep in name[len(head):]:
+            return float(name[name.rindex(sep) + 1:].rstrip(")"))
+    return 0.0
+
+
+def canonical_name(name: str) -> str:
+    """One spelling per verifier: a run records "noisy:steps:0.2", its score rows "noisy(steps,0.2)"; both become
+    the former."""
+    if name.startswith("noisy(") and name.endswith(")") and "," in name:
+        return f"noisy:{canonical_name(name[len('noisy('):name.rindex(',')])}:{noise_rate(name):g}"
+    return name
+
+
+def deployable(name: str | None) -> bool:
+    """Whether selection by this verifier is something a deployed system could do. No verifier (None or "") and
+    model verifiers are; the oracle, the exact step checker and noisy wrappers of them read the gold answer: upper
+    bounds. The one definition every comparison, claim, winner map and headline uses (via the points' column)."""
+    return not name or base_name(str(name)) not in UPPER_BOUND
 
 
 @lru_cache(maxsize=8)
@@ -43,4 +83,5 @@ def get_verifier(name: str) -> Verifier:
     raise KeyError(f"unknown verifier {name!r}" + (f"; did you mean {close[0]!r}?" if close else f"; known: {NAMES}"))
 
 
-__all__ = ["AGGREGATES", "Verifier", "aggregate", "cost", "get_verifier", "NAMES"]
+__all__ = ["AGGREGATES", "UPPER_BOUND", "Verifier", "aggregate", "base_name", "canonical_name", "cost", "deployable", "get_verifier",
+           "noise_rate", "NAMES"]
