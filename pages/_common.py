@@ -10,12 +10,57 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from backend.explore import overview, unique_labels
+from backend.verifiers import base_name, deployable, noise_rate
 
 CORRECT, WRONG, NEUTRAL = "#1a9850", "#d73027", "#8c8c8c"  # correct vs wrong: the same pair everywhere
 PALETTE = ["#4c78a8", "#f58518", "#54a24b", "#b279a2", "#e45756", "#72b7b2", "#9d755d", "#eeca3b", "#bab0ac"]
 STRATEGY_DASH = {"pass@k": "dot", "maj@k": "solid", "best-of-k": "dash", "weighted-maj@k": "dashdot",
                  "greedy": "solid", "beam": "longdash", "dvts": "longdashdot", "budget_forcing": "solid",
                  "adaptive": "solid", "route": "solid"}
+STRATEGY_COLORS = {"maj@k": "#4c78a8", "best-of-k": "#f58518", "weighted-maj@k": "#b279a2", "beam": "#54a24b",
+                   "dvts": "#72b7b2", "budget_forcing": "#9d755d", "adaptive": "#e45756", "route": "#eeca3b",
+                   "greedy": "#1f1f1f", "pass@k": NEUTRAL}  # the Home chart colours lines by strategy
+STRATEGY_LABELS = {"pass@k": "coverage (pass@k)", "maj@k": "majority vote", "best-of-k": "best-of-N",
+                   "weighted-maj@k": "weighted best-of-N", "greedy": "greedy", "beam": "beam search",
+                   "dvts": "DVTS", "budget_forcing": "budget forcing", "adaptive": "adaptive allocation",
+                   "route": "think / no-think routing"}
+UPPER_BOUND = "upper bound: a perfect verifier"  # the name of every curve that reads the gold answer
+
+
+def verifier_label(verifier: str) -> str:
+    """A verifier's display name; the ones that read the gold answer say they are upper bounds."""
+    if not verifier:
+        return ""
+    b = base_name(verifier)
+    name = {"learned": "learned verifier", "steps": "exact step checker", "oracle": "oracle"}.get(b, b)
+    if noise_rate(verifier):
+        name = f"noisy {name} (error rate {noise_rate(verifier):g})"
+    return name + ("" if deployable(verifier) else ", reads the gold answer")
+
+
+def strategy_label(strategy: str, verifier: str = "") -> str:
+    """A strategy (with its verifier) for display: "beam search (learned verifier)"."""
+    label = STRATEGY_LABELS.get(strategy, strategy)
+    v = verifier_label(verifier)
+    return f"{label} ({v})" if v else label
+
+
+def series_label(row, with_model: bool = True) -> str:
+    """One line's legend label, made from a budget point's typed columns (model, strategy, verifier, temperature,
+    mode, width); upper bounds are named as such."""
+    bits = []
+    if row.mode:
+        bits.append({"force": "forced length", "cap": "capped"}.get(row.mode, row.mode))
+    if row.strategy in ("pass@k", "maj@k", "best-of-k", "weighted-maj@k") and row.temperature != 0.8:
+        bits.append(f"T={row.temperature:g}")
+    label = strategy_label(row.strategy, row.verifier) + (f", {', '.join(bits)}" if bits else "")
+    label = f"{row.model} · {label}" if with_model else label
+    return label if row.deployable else f"{UPPER_BOUND} — {label}"
+
+
+def with_series(df: pd.DataFrame, with_model: bool = True) -> pd.DataFrame:
+    """The curves frame with a ``series`` column (one legend entry per line)."""
+    return df.assign(series=[series_label(r, with_model) for r in df.itertuples()]) if len(df) else df
 
 
 def safe(text: object, limit: int = 80) -> str:
@@ -127,13 +172,19 @@ def download(df: pd.DataFrame, name: str, label: str = "Download the data (CSV)"
 def ci_figure(df: pd.DataFrame, *, x: str, y: str = "acc", lo: str = "lo", hi: str = "hi", group: str,
               color_col: str | None = "model", dash_col: str | None = "strategy", x_title: str,
               y_title: str = "accuracy", log_x: bool = True, hover: list[str] | None = None,
-              markers: bool = True) -> go.Figure:
-    """Lines with shaded 95% CI bands, one trace per group; colour by model, dash by strategy (fixed app-wide)."""
+              markers: bool = True, color_by: str = "model") -> go.Figure:
+    """Lines with shaded 95% CI bands, one trace per group; colour by model (or by strategy: color_by="strategy"),
+    dash by strategy (fixed app-wide). Upper bounds (a ``deployable`` column that is False) are grey and dashed."""
     fig = go.Figure()
     for name, part in df.groupby(group, sort=False):
         part = part.sort_values(x)
-        color = model_color(str(part[color_col].iloc[0])) if color_col else None
-        dash = STRATEGY_DASH.get(str(part[dash_col].iloc[0]), "solid") if dash_col else "solid"
+        upper = "deployable" in part.columns and not bool(part["deployable"].iloc[0])
+        if upper:
+            color, dash = NEUTRAL, "dash"
+        else:
+            key = str(part[color_col].iloc[0]) if color_col else None
+            color = (STRATEGY_COLORS.get(key, NEUTRAL) if color_by == "strategy" else model_color(key)) if key else None
+            dash = STRATEGY_DASH.get(str(part[dash_col].iloc[0]), "solid") if dash_col else "solid"
         rgba = _rgba(color, 0.15) if color else "rgba(128,128,128,0.15)"
         fig.add_trace(go.Scatter(x=pd.concat([part[x], part[x][::-1]]), y=pd.concat([part[hi], part[lo][::-1]]),
                                  fill="toself", fillcolor=rgba, line=dict(width=0), hoverinfo="skip", mode="lines",

@@ -3,7 +3,8 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from backend.explore import adaptive, common
-from pages._common import download, explain, header, model_color, safe, select, toggle
+from pages._common import (NEUTRAL, UPPER_BOUND, download, explain, header, model_color, safe, select,
+                           strategy_label, toggle)
 
 header("Adaptive compute", "Does spending little on easy prompts and a lot on hard ones beat the same budget spent "
        "evenly?")
@@ -25,6 +26,17 @@ try:
 except ValueError as e:
     st.warning(safe(e, 300))
     st.stop()
+if alloc.empty:
+    st.info("No budget on the grid is affordable for every bin.")
+    st.stop()
+alloc = alloc.assign(choice=["; ".join(f"{b.bin}: {strategy_label(b.strategy, b.verifier)} k={b.k}"
+                                       for b in pb.itertuples()) for pb in alloc["per_bin"]])
+if kind in common.REFERENCE_BINS:
+    st.caption(f"{kind.capitalize()} bins of **{model}**'s own main pool: tailored to it (on its own samples it looks "
+               "better on easy bins and worse on hard ones than it is).")
+if bool(alloc["upper_bound"].any()):
+    st.warning(f"A perfect verifier is allowed: these curves are the {UPPER_BOUND}, not something a deployed system "
+               "can reach.")
 fig = go.Figure()
 for name, acc, lo, hi, flops, color, dash in [
         ("compute-optimal by bin", alloc["alloc_acc"], alloc["alloc_lo"], alloc["alloc_hi"], alloc["alloc_flops"],
@@ -43,6 +55,7 @@ fig.update_yaxes(title="accuracy", range=[0, 1.02])
 fig.update_layout(height=420, margin=dict(l=10, r=10, t=10, b=10), legend=dict(orientation="h", y=-0.2))
 st.plotly_chart(fig, key="alloc")
 gain = alloc[["budget", "alloc_acc", "uniform_acc", "gain", "gain_lo", "gain_hi", "choice"]]
+alloc = alloc.drop(columns=["per_bin"])
 st.dataframe(gain, hide_index=True, column_config={
     "budget": st.column_config.NumberColumn("FLOPs budget", format="%.3g"),
     "gain": st.column_config.NumberColumn("gain", format="%+.3f"),
@@ -55,7 +68,8 @@ if kind == "predicted":
 explain("Per difficulty bin, the strategy and budget (majority vote, best-of-N, beam search, …) that maximise total "
         "accuracy under the same mean FLOPs per prompt, found exactly (a multiple-choice knapsack over the bins), "
         "against the best single strategy for every prompt. The gain's CI is a paired bootstrap over prompts; it is "
-        "chosen and scored on the same prompts, as in the paper's oracle-bin analysis." + note,
+        "chosen and scored on the same prompts, as in the paper's oracle-bin analysis, so it cannot be negative here "
+        "— the Claims page scores the choice on held-out prompts (cross-fitted)." + note,
         "Snell et al. 2024 (compute-optimal scaling, oracle and predicted difficulty)")
 download(alloc, f"allocation_{model}_{kind}")
 
@@ -63,7 +77,7 @@ runs = adaptive.adaptive_runs(model)
 if not runs.empty:
     st.subheader("The adaptive strategy, run for real")
     fig = go.Figure()
-    for name, part in runs.groupby("allocation"):
+    for name, part in runs.groupby("allocation"):  # typed column of the adaptive runs: adaptive / uniform
         part = part.sort_values("k")
         fig.add_trace(go.Scatter(x=part["samples"], y=part["acc"], mode="lines+markers", name=name,
                                  error_y=dict(type="data", array=part["hi"] - part["acc"],
@@ -85,17 +99,24 @@ if not pairs:
 pair = select("Direct model → CoT model", [f"{d} → {c}" for d, c in pairs], "pair",
               default=next((f"{d} → {c}" for d, c in pairs if c == model), None))
 direct, cot = pair.split(" → ")
-front = adaptive.routing(direct, cot)
+routed = adaptive.routing(direct, cot)
+front, mix = routed["front"], routed["mix"]
 fig = go.Figure(go.Scatter(x=front["flops"], y=front["acc"], mode="lines+markers", line=dict(shape="hv"),
+                           name="router (cascade), Pareto points",
                            error_y=dict(type="data", array=front["hi"] - front["acc"], arrayminus=front["acc"] - front["lo"]),
                            customdata=front[["policy", "threshold", "frac_direct"]].to_numpy(),
                            hovertemplate="%{customdata[0]} (threshold %{customdata[1]:.2f}, %{customdata[2]:.0%} "
                                          "answered directly)<br>%{x:.3g} FLOPs<br>accuracy %{y:.3f}<extra></extra>"))
+fig.add_trace(go.Scatter(x=mix["flops"], y=mix["acc"], mode="lines", name="random mix of the two models, same FLOPs",
+                         line=dict(color=NEUTRAL, dash="dash"), customdata=mix[["share_cot"]].to_numpy(),
+                         hovertemplate="%{customdata[0]:.0%} of prompts to the CoT model at random<br>%{x:.3g} "
+                                       "FLOPs<br>accuracy %{y:.3f}<extra></extra>"))
 fig.update_layout(height=360, xaxis_title="inference FLOPs per prompt (mean)", yaxis_title="accuracy",
-                  xaxis_type="log", margin=dict(l=10, r=10, t=10, b=10))
+                  xaxis_type="log", margin=dict(l=10, r=10, t=10, b=10), legend=dict(orientation="h", y=-0.25))
 st.plotly_chart(fig, key="routing")
 explain("The direct model answers first; when it is confident (the probability of its own answer ≥ a threshold) its "
-        "answer stands, otherwise the CoT model thinks. Sweeping the threshold traces the Pareto front between "
-        "never thinking and always thinking; every point pays for the direct answer, plus the CoT run when sent on.",
+        "answer stands, otherwise the CoT model thinks. Sweeping the threshold traces the router's Pareto front; every "
+        "point pays for the direct answer, plus the CoT run when sent on. The dashed line is the baseline to compare it "
+        "with: sending a random share of prompts to each model, at the same FLOPs per prompt.",
         "Snell et al. 2024; Damani et al. 2024 (learning how hard to think)")
 download(front, f"routing_{direct}_{cot}")

@@ -3,7 +3,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from backend.explore import real
-from pages._common import CORRECT, WRONG, ci_figure, download, explain, header, html_safe, safe, select
+from pages._common import CORRECT, WRONG, ci_figure, download, explain, header, html_safe, safe, select, with_series
 
 header("Real models", "Do the zoo's lessons hold for real language models on GSM8K?")
 runs = real.imported_runs()
@@ -18,11 +18,12 @@ pools = runs[(runs["strategy"] == "sample") & (runs["n"] > 1)]
 if not pools.empty:
     st.subheader("Coverage and majority vote")
     curves = real.pool_curves(tuple(pools["model"]))
-    curves["series"] = curves["model"] + " · " + curves["strategy"]
+    curves = with_series(curves)
     st.plotly_chart(ci_figure(curves, x="samples", group="series", x_title="samples per problem",
                               hover=["lo", "hi", "k", "n_prompts"]), key="real_curves")
-    explain("pass@k (dotted) keeps climbing with more samples while majority vote (solid) flattens early: the right "
-            "answer is often in the pool but not the most common one. Estimates are exact over all k-subsets of "
+    explain("pass@k (coverage, grey dashed: an oracle picks a right sample whenever there is one — an upper bound) against "
+            "majority vote (deployable) as the number of samples grows; the gap between them is the right "
+            "answer present in the pool but not the most common one. Estimates are exact over all k-subsets of "
             "the published samples; answers re-extracted and re-checked by our own code.",
             "Brown et al. 2024; Wang et al. 2023 (self-consistency)")
     download(curves, "real_curves")
@@ -65,10 +66,10 @@ if not gpt3.empty:
         st.markdown(f"6B + verifier (best of 100): **{s['acc']:.1%}** ({s['lo']:.1%}–{s['hi']:.1%}) vs 175B one sample: "
                     f"**{b['acc']:.1%}** ({b['lo']:.1%}–{b['hi']:.1%}), at **{s['flops_per_problem'] / b['flops_per_problem']:.1f}×** "
                     "the inference FLOPs per problem.")
-    explain("A 6B model that samples 100 solutions and lets a trained verifier pick one beats a 26× larger model's "
-            "single finetuned answer — the classic test-time-compute result. FLOPs are estimated from text length "
-            "(~4 characters per token), so they are approximate.", "Cobbe et al. 2021 (Training verifiers to solve "
-            "math word problems)")
+    explain("A 6B model that samples 100 solutions and lets a trained verifier (a model: deployable) pick one, against "
+            "a 26× larger model's single finetuned answer, at their inference FLOPs. FLOPs are estimated from text "
+            "length (~4 characters per token, no attention term), so they are approximate.",
+            "Cobbe et al. 2021 (Training verifiers to solve math word problems)")
     st.dataframe(gpt3.drop(columns=["label"]), hide_index=True)
     download(gpt3, "gpt3")
 st.caption("Imported runs: " + safe(", ".join(sorted(set(runs["model"]))), 300))

@@ -3,18 +3,17 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from backend.explore import common, reasoning
-from pages._common import ci_figure, download, explain, header, multiselect, select
+from pages._common import STRATEGY_LABELS, ci_figure, download, explain, header, multiselect, select, with_series
 
 header("Reasoning vs not", "Can sampling rescue a model that was never trained to reason?")
-models = common.zoo_models()
-finals = [m for m in models["name"] if "@" not in m and not m.endswith("-nowait")]
+finals = reasoning.reasoning_models()
 if not finals:
     st.info("No zoo runs in the cache yet.")
     st.stop()
 c1, c2 = st.columns([3, 1])
 with c1:
     chosen = multiselect("Models", finals, "models",
-                         default=[m for m in finals if m in ("cot-0.1m", "direct-0.1m", "cot-0.8m", "direct-0.8m")][:4])
+                         default=finals[:4])
 with c2:
     kind = select("Difficulty", ["all", "band"], "bins", default="all", format_func=lambda k: common.BIN_KINDS[k])
 labels = common.bin_labels(kind) if kind == "band" else []
@@ -23,12 +22,15 @@ df = reasoning.ceiling(tuple(chosen), kind, label)
 if df.empty:
     st.info("Pick models with sampling pools.")
     st.stop()
-df["series"] = df["model"] + " · " + df["strategy"].map(common.STRATEGY_LABELS)
+df = with_series(df)
 st.plotly_chart(ci_figure(df, x="samples", group="series", x_title="samples per prompt",
                           hover=["lo", "hi", "k", "n_prompts"]), key="ceiling")
-explain("Coverage (pass@k, dotted) and majority vote (solid) of chain-of-thought models against direct-answer "
-        "models of the same size and training data. A model that answers directly plateaus: no number of samples "
-        "closes the gap to the model that writes its steps.",
+ends = df.sort_values("k").groupby(["model", "strategy"], sort=False).tail(1)
+st.markdown("At each model's largest k: " + "; ".join(
+    f"{r.model} {STRATEGY_LABELS[r.strategy]} {r.acc:.1%} (k={r.k})" for r in ends.itertuples()) + ".")
+explain("Majority vote (solid, deployable) and coverage (pass@k, grey dashed: an oracle picks a right sample whenever "
+        "there is one, an upper bound) of chain-of-thought models against direct-answer models of the same size and "
+        "training data. Claim 3 on the Claims page tests whether any sample count reaches the CoT model.",
         "Wei et al. 2022 (chain of thought); Snell et al. 2024; DESIGN claim 3")
 download(df, "ceiling")
 
@@ -54,8 +56,7 @@ fig.update_layout(height=460, xaxis=dict(type="log", title="inference FLOPs per 
                   margin=dict(l=10, r=10, t=10, b=10))
 st.plotly_chart(fig, key="iso")
 explain("Each dot is a training checkpoint of one model voting over k samples. Along a contour accuracy is constant: "
-        "how much inference compute replaces how much training compute. Where contours run vertical, more samples "
-        "cannot stand in for more training — internal scaling builds the capability that external scaling extracts. "
-        "Checkpoints are taken mid-schedule (before the learning rate has decayed), so they slightly understate what "
+        "how much inference compute replaces how much training compute. Where contours run vertical, accuracy depends "
+        "on training compute alone (claim 4 on the Claims page measures the interaction). Checkpoints are taken mid-schedule (before the learning rate has decayed), so they slightly understate what "
         "a run trained to that budget would reach.", "Snell et al. 2024; Wu et al. 2024 (inference scaling laws)")
 download(grid, f"iso_{fam}")

@@ -5,7 +5,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from backend.explore import common, small_large
-from pages._common import download, explain, header, model_color, safe, select, slider
+from pages._common import UPPER_BOUND, download, explain, header, model_color, safe, select, strategy_label, slider
 
 header("Small vs large", "At the same inference FLOPs per prompt, when does a bigger model beat a small one that "
        "thinks more?")
@@ -20,8 +20,12 @@ with c1:
     kind = select("Difficulty bins", [k for k in common.BIN_KINDS if k != "all"], "bins", default="band",
                   format_func=lambda k: common.BIN_KINDS[k])
 with c2:
-    ref = select("Bins as seen by", finals, "ref", default=finals[0],
-                 help="oracle and predicted bins are defined by one model's own pool")
+    ref = select("Bins defined by", finals, "ref", default=finals[0], disabled=kind not in common.REFERENCE_BINS,
+                 help="oracle and predicted bins are quintiles of one model's own pool")
+if kind in common.REFERENCE_BINS:
+    st.caption(f"{common.BIN_KINDS[kind].split(':')[0].capitalize()} bins of **{ref}**'s own main pool: they are "
+               f"tailored to {ref} (on its own samples it looks better on easy bins and worse on hard ones than it "
+               "is), so read its cells with that in mind.")
 try:
     wm = small_large.winner_map(tuple(finals), (), kind, ref)
 except ValueError as e:
@@ -39,11 +43,20 @@ fig.update_layout(height=140 + 70 * len(g["bins"]), xaxis_title="inference FLOPs
                   xaxis_type="category", yaxis_type="category",
                   yaxis_title=f"difficulty ({kind})", margin=dict(l=10, r=10, t=10, b=10))
 st.plotly_chart(fig, key="winner")
-st.caption("Colour = winning model (" + ", ".join(finals) + "); text = its best strategy and budget k. Oracle "
-           "selections (pass@k) and the perfect step checker are excluded: they are not deployable.")
-explain("For each difficulty bin and FLOPs budget, every model may use any strategy whose cost fits. The winner is "
-        "the highest mean accuracy; the table below gives its 95% CI and the paired margin over the best other "
-        "model. On easy prompts a small model with a few samples is enough; on hard ones only parameters help.",
+st.caption("Colour = winning model (" + ", ".join(finals) + "); text = its best strategy and budget k. Only "
+           f"deployable strategies compete: oracle selection (pass@k) and the exact step checker are the {UPPER_BOUND} "
+           "and never win a cell.")
+summary = small_large.winner_summary(wm, finals)
+if summary["n_cells"]:
+    cells = ", ".join(f"{m} {summary['cells'][m]} ({summary['clear'][m]} by a margin whose CI excludes 0)"
+                      for m in finals if summary["cells"][m])
+    ends = "; ".join(f"{b}: {v['cheapest']} at the smallest budget, {v['dearest']} "
+                     f"({strategy_label(v['dearest_strategy'])}, k={v['dearest_k']}) at the largest"
+                     for b, v in summary["per_bin"].items())
+    st.markdown(f"Cells won, of {summary['n_cells']}: {cells}. By bin — {ends}.")
+explain("For each difficulty bin and FLOPs budget, every model may use any deployable strategy whose cost fits. The "
+        "winner is the highest mean accuracy; the table below gives its 95% CI and the paired margin over the best "
+        "other model. The sentence above is computed from this map.",
         "Snell et al. 2024 (compute-optimal test-time scaling vs a 14× larger model)")
 download(wm, "winner_map")
 with st.expander("Winner map as a table (with CIs and margins)"):
@@ -58,7 +71,7 @@ with c2:
     large = select("Large model", larger, "large", default=larger[0])
 with c3:
     method = select("Small model's strategy", list(small_large.METHODS), "method", default="maj@k",
-                    format_func=lambda m: small_large.METHODS[m])
+                    format_func=lambda m: strategy_label(*small_large.METHODS[m]))
 try:
     ex = small_large.exchange(small, large, method, "band")
 except ValueError as e:
@@ -75,10 +88,11 @@ st.dataframe(show, hide_index=True, column_config={
     "ceiling": st.column_config.NumberColumn(f"{small} at its largest k", format="%.3f"),
     "coverage": st.column_config.NumberColumn(f"{small} pass@n", format="%.3f"),
     "flops_ratio": st.column_config.NumberColumn("FLOPs ratio at match", format="%.2f")})
-explain("The smallest number of samples at which the small model's accuracy reaches one greedy answer of the large "
-        "model, with a bootstrap CI over prompts. 'never' means no sample count in the pool gets there: either the "
-        "strategy plateaus below the target although some samples are right (reason 'plateau'), or even coverage "
-        "stays below it ('coverage').", "Snell et al. 2024; Brown et al. 2024")
+explain("The smallest number of samples at which the small model's accuracy (a deployable strategy) reaches one "
+        "greedy answer of the large model, with a bootstrap CI over prompts. 'never' means no sample count in the pool "
+        "gets there, for one of two reasons: 'plateau' when the strategy stops short of the target although coverage "
+        "(the upper bound) reaches it, 'coverage' when even coverage stays below it.",
+        "Snell et al. 2024; Brown et al. 2024")
 download(ex, "exchange_rate")
 
 st.subheader("Total compute over a deployment's lifetime")
@@ -101,7 +115,7 @@ else:
     cheaper = small_large.cheaper_at(life, 10 ** q_exp)
     st.markdown(f"At {10 ** q_exp:.2g} queries the cheaper deployment is **{safe(cheaper)}**.")
     explain("Training costs 6·N·D once; every query then costs the per-prompt inference FLOPs at which the two "
-            "options are equally accurate. A small model that thinks more is cheaper until the query volume makes "
-            "its extra inference outweigh the large model's extra training (break-even).",
+            "options are equally accurate. At the break-even volume both totals are equal; the chart shows which total "
+            "is lower at every volume.",
             "Snell et al. 2024 §7; Sardana & Frankle 2023 (beyond Chinchilla-optimal)")
     download(life, "lifetime")

@@ -48,10 +48,12 @@ with right:
 n = int(curve["n_prompts"].iloc[0])
 st.caption(f"{n} prompts, the same for every condition · 95% bootstrap CIs · exact estimates at k={k} samples")
 explain("Left: the chance a single sample is right (mass on the correct answer), coverage (pass@k: some sample of k "
-        "is right) and majority vote (maj@k). Right: how many different answers k samples give. When extra thinking "
-        "spreads the answers, coverage can rise while the majority answer gets worse — past a point, more thinking "
-        "hurts. Thinking budgets are enforced by budget forcing: 'wait' is appended when the model tries to stop "
-        "early, the answer marker is forced when the budget runs out.",
+        "is right — an upper bound, it needs an oracle to pick) and majority vote (maj@k). Right: how many different "
+        "answers k samples give. Thinking budgets are imposed by budget forcing in one of two ways: a cap (thinking "
+        "stops at the budget; the model may stop earlier) or a forced length (when the model tries to stop, the "
+        "answer marker is suppressed and ';wait ' appended, until exactly the budget). A forced length cuts steps "
+        "mid-way, so what it does to accuracy measures the forcing as much as longer thinking; the cap does not. "
+        "Claim 5 on the Claims page compares the longest budget with the best one.",
         "Muennighoff et al. 2025 (s1, budget forcing); Brown et al. 2024; Chen et al. 2024 (overthinking)")
 download(curve, f"spread_{model}_{axis}")
 

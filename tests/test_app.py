@@ -127,7 +127,7 @@ def test_verifier_table_reads_the_pools(app_cache, monkeypatch):
 
     monkeypatch.setenv("TTC_CACHE", str(app_cache))
     explore.reset_store()
-    table = verifier_table(min_n=2)
+    table = verifier_table(explore.store(), min_n=2)
     assert len(table) and set(table["verifier"]) == {"learned"}
     assert table["pooled_auroc"].dropna().between(0, 1).all()
     assert table["within_prompt_auroc"].dropna().between(0, 1).all()
@@ -223,3 +223,20 @@ def test_playground_shows_an_engine_failure_as_one_line(app, monkeypatch):
     assert "arith:11+22*3" not in set(store().sql("SELECT prompt_key FROM samples")["prompt_key"])
     at.button(key="cancel").click().run()  # a cancel is a note, never an error
     assert not at.exception and not at.error and any("cancelled" in i.value for i in at.info)
+
+
+def test_home_says_what_the_cache_says(app):
+    """Home's result sentences are computed from this cache's headline numbers; the default pair is the smallest and
+    the largest final CoT model; upper bounds are drawn apart (grey, dashed) and named."""
+    from backend.explore import curves
+    from pages._common import UPPER_BOUND, strategy_label
+
+    at = app("home")
+    h = curves.headline()
+    assert (h["small"], h["large"]) == (h["choices"][0], h["choices"][-1])
+    want = curves.headline_sentences(h, strategy_label)
+    shown = [m.value for m in at.markdown]
+    assert want and all(s in shown for s in want)
+    names = [tr.get("name", "") for tr in _charts(at)[0]["data"]]
+    upper = [tr for tr in _charts(at)[0]["data"] if tr.get("name", "").startswith(UPPER_BOUND)]
+    assert upper and all(tr["line"]["dash"] == "dash" for tr in upper) and any("greedy" in n for n in names)

@@ -6,7 +6,9 @@ import numpy as np
 import pandas as pd
 
 from backend.analysis import data
-from backend.analysis import frontier as F
+from backend.analysis.allocation import allocation_curve
+from backend.analysis.curves import budget_curves, budget_grid
+from backend.analysis.routing import mixture_at, routing_front
 from backend.explore import store
 from backend.explore.common import bins, final_models
 from backend.explore.derived import memo, points
@@ -14,18 +16,17 @@ from backend.explore.derived import memo, points
 
 @memo
 def allocation(model: str, bin_kind: str, perfect_verifier: bool = False, n_budgets: int = 10) -> pd.DataFrame:
-    """Per budget: the best per-bin choice of the model's own strategies vs its best uniform strategy, gain CI.
-    ``perfect_verifier`` admits strategies driven by the exact step checker (an upper bound, not deployable)."""
+    """Per budget: the best per-bin choice of the model's own deployable strategies vs its best uniform strategy,
+    gain CI (in-sample, as in Snell et al.'s oracle-bin analysis). ``perfect_verifier`` admits upper bounds (oracle
+    selection, the exact step checker): the curve is then an upper bound (its ``upper_bound`` column says so)."""
     pts = points()
-    keep = (pts.meta["model"] == model) & ~pts.meta["oracle"].to_numpy(dtype=bool) \
-        & ~pts.meta["strategy"].isin(["adaptive"])
-    if not perfect_verifier:
-        keep &= ~pts.meta["verifier"].isin(["steps"])
+    keep = (pts.meta["model"] == model) & ~pts.meta["strategy"].isin(["adaptive", "route"])
     sel = pts.rows(keep.to_numpy())
     b = bins(bin_kind, model)
     if b is None:
         raise ValueError("allocation needs difficulty bins: choose band, oracle or predicted")
-    return F.allocation_curve(sel, b, F.budget_grid(sel, n_budgets), n_boot=500)
+    grid = budget_grid(sel if perfect_verifier else sel.deployable(), n_budgets)
+    return allocation_curve(sel, b, grid, upper_bounds=perfect_verifier, n_boot=500)
 
 
 @memo
@@ -34,21 +35,23 @@ def adaptive_runs(model: str) -> pd.DataFrame:
     pts = points()
     m = pts.meta
     sel = pts.rows(((m["model"] == model) & (m["strategy"] == "adaptive")).to_numpy())
-    if sel.meta.empty:
-        return pd.DataFrame()
-    out = F.budget_curves(sel)
-    out["allocation"] = ["uniform" if "allocation=uniform" in s else "adaptive" for s in out["setting"]]
-    return out
+    return budget_curves(sel) if len(sel.meta) else pd.DataFrame()
 
 
 @memo
-def routing(direct: str, cot: str) -> pd.DataFrame:
-    """Accuracy vs mean FLOPs per query as the direct model's confidence threshold sweeps (Pareto points)."""
+def routing(direct: str, cot: str) -> dict:
+    """Accuracy vs mean FLOPs per query as the direct model's confidence threshold sweeps (Pareto points), and the
+    baseline a router must beat: the best mix of the two plain policies at each FLOPs level (a straight line)."""
     r = data.load_routing(store(), direct, cot)
     if r.empty:
         raise ValueError(f"no prompts with greedy answers from both {direct} and {cot}")
     conf = np.exp(r["confidence"].to_numpy())  # probability of the direct model's own greedy answer
-    return F.routing_front(r["direct_correct"], r["direct_flops"], r["cot_correct"], r["cot_flops"], conf, n_boot=1000)
+    args = (r["direct_correct"], r["direct_flops"], r["cot_correct"], r["cot_flops"])
+    front = routing_front(args[0], args[1], args[2], args[3], conf, n_boot=1000)
+    grid = np.linspace(min(front["flops"].min(), r["direct_flops"].mean()), r["cot_flops"].mean(), 25)
+    mix = pd.DataFrame([{"flops": float(f), "acc": float(mixture_at(float(f), *args)[0].mean()),
+                         "share_cot": mixture_at(float(f), *args)[1]} for f in grid])
+    return {"front": front, "mix": mix}
 
 
 def route_pairs() -> list[tuple[str, str]]:

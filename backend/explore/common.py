@@ -1,23 +1,24 @@
-"""Selections shared by the analysis pages: which models and strategies the cache has, and difficulty bins."""
+"""Selections shared by the analysis pages: which models and strategies the cache has, and difficulty bins. The
+definitions ("final models", "the main pool") are backend.analysis.selection's; this module applies them to the
+app's one store."""
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
-from backend.analysis import data, difficulty
+from backend.analysis import data, difficulty, selection
 from backend.explore import store
 from backend.explore.derived import points
 
 BIN_KINDS = {
     "all": "all prompts",
     "band": "by construction: easy 1–2, medium 3–4, hard 5–6 operators",
-    "oracle": "oracle: quintiles of the reference model's own pass@1 (1 = easiest)",
+    "oracle": "oracle: quintiles of one model's own pass@1 (1 = easiest; they favour that model)",
     "predicted": "predicted: quintiles of the learned verifier's mean score on 4 samples (1 = easiest)",
 }
-STRATEGY_LABELS = {"pass@k": "pass@k (coverage, oracle)", "maj@k": "majority vote", "best-of-k": "best-of-N",
-                   "weighted-maj@k": "weighted best-of-N", "greedy": "greedy", "beam": "beam search",
-                   "dvts": "DVTS", "budget_forcing": "budget forcing", "adaptive": "adaptive allocation",
-                   "route": "think / no-think routing"}
+REFERENCE_BINS = ("oracle", "predicted")  # bin kinds defined by one model's own pool
+STRATEGIES = ("pass@k", "maj@k", "best-of-k", "weighted-maj@k", "greedy", "beam", "dvts", "budget_forcing",
+              "adaptive", "route")  # the order strategies are offered in
 PROBE = 4  # samples behind a predicted difficulty
 
 
@@ -32,26 +33,19 @@ def zoo_models() -> pd.DataFrame:
 
 
 def final_models(fmt: str | None = "cot") -> list[str]:
-    """Fully trained zoo models (no checkpoints, no ablations), optionally of one format, smallest first."""
-    t = zoo_models()
-    t = t[t["checkpoint_of"].isna() & ~t["name"].str.endswith("-nowait")]
-    if fmt:
-        t = t[t["fmt"] == fmt]
-    return t["name"].tolist()
+    """Final zoo models with results (selection.final_models: no checkpoints, ablations or extra seeds), optionally
+    of one format, smallest first."""
+    return selection.final_models(zoo_models(), fmt)
 
 
 def point_strategies() -> list[str]:
-    return [s for s in STRATEGY_LABELS if s in set(points().meta["strategy"])]
+    have = set(points().meta["strategy"])
+    return [s for s in STRATEGIES if s in have]
 
 
 def main_pool(model: str) -> str | None:
-    """The run key of a model's largest sampling pool (ties: the main temperature)."""
-    runs = data.load_runs(store(), "sample")
-    mine = runs[runs["model"] == model]
-    if mine.empty:
-        return None
-    mine = mine.assign(main=(mine["temperature"] - 0.8).abs()).sort_values(["n", "main"], ascending=[False, True])
-    return mine["run_key"].iloc[0]
+    """The run key of a model's main pool (selection.main_pool)."""
+    return selection.main_pool(data.load_runs(store(), "sample"), model)
 
 
 def bins(kind: str, ref_model: str | None = None) -> pd.Series | None:
@@ -75,28 +69,15 @@ def bins(kind: str, ref_model: str | None = None) -> pd.Series | None:
         raise ValueError(f"{ref_model}'s pool has no learned-verifier scores to predict difficulty from")
     m = min(PROBE, pool.n)  # samples are exchangeable: any fixed m of them is a random m
     pred = difficulty.predicted_bins(pool.scores["learned"][:, :m], pool.flops[:, :m],
-                                     pool.score_tokens["learned"][:, :m], prompt_keys=pool.prompt_keys,
-                                     verifier_params=_learned_params())
+                                     pool.score_flops["learned"][:, :m], prompt_keys=pool.prompt_keys)
     return pred.set_index("prompt_key")["bin"].astype(pd.CategoricalDtype(list(range(1, 6)), ordered=True))
 
 
 def predicted_cost(ref_model: str) -> float:
-    """Mean FLOPs per prompt that the predicted difficulty costs (generation of the probe + verifier)."""
+    """Mean FLOPs per prompt that the predicted difficulty costs (generation of the probe + verifier, as stored)."""
     pool = data.load_pool(store(), main_pool(ref_model))
     m = min(PROBE, pool.n)
-    pred = difficulty.predicted_bins(pool.scores["learned"][:, :m], pool.flops[:, :m],
-                                     pool.score_tokens["learned"][:, :m], prompt_keys=pool.prompt_keys,
-                                     verifier_params=_learned_params())
-    return float(pred["flops"].mean())
-
-
-def _learned_params() -> int:
-    import json
-
-    from backend.verifiers.learned import verifier_dir
-
-    card = verifier_dir() / "card.json"
-    return int(json.loads(card.read_text())["params"]) if card.exists() else 0
+    return float((pool.flops[:, :m].sum(axis=1) + pool.score_flops["learned"][:, :m].sum(axis=1)).mean())
 
 
 def bin_labels(kind: str, ref_model: str | None = None) -> list:

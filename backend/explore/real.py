@@ -4,14 +4,15 @@ sample is right, and GPT-3 6B + verifier against 175B at their FLOPs."""
 from __future__ import annotations
 
 import json
-from collections import Counter
 
 import numpy as np
 import pandas as pd
 
 from backend.analysis import data
 from backend.analysis import estimators as E
-from backend.analysis import frontier as F
+from backend.analysis.curves import budget_curves
+from backend.analysis.votes import NONE, majority
+from backend.analysis.votes import answer_counts as histogram
 from backend.explore import store
 from backend.explore.derived import memo, points
 
@@ -33,7 +34,7 @@ def pool_curves(models: tuple[str, ...]) -> pd.DataFrame:
     pts = points()
     m = pts.meta
     sel = pts.rows((m["model"].isin(models) & m["strategy"].isin(["pass@k", "maj@k"])).to_numpy())
-    return F.budget_curves(sel) if len(sel.meta) else pd.DataFrame()
+    return budget_curves(sel) if len(sel.meta) else pd.DataFrame()
 
 
 @memo
@@ -42,11 +43,13 @@ def problem_table(run_key: str) -> pd.DataFrame:
     pool = data.load_pool(store(), run_key)
     rows = []
     for key, answers, gold, correct in zip(pool.prompt_keys, pool.answers, pool.gold, pool.correct):
-        counts = Counter(a for a in answers if a is not None)
-        top, top_n = counts.most_common(1)[0] if counts else (None, 0)
-        rows.append({"prompt_key": key, "gold": gold, "majority_answer": top, "majority_share": top_n / pool.n,
-                     "majority_correct": top == gold, "correct_samples": int(correct.sum()), "n": pool.n,
-                     "distinct_answers": len(counts), "missing": sum(a is None for a in answers)})
+        counts = histogram(answers)
+        missing = counts.pop(NONE, 0)
+        top = majority(answers)
+        rows.append({"prompt_key": key, "gold": gold, "majority_answer": top,
+                     "majority_share": counts.get(top, 0) / pool.n, "majority_correct": top == gold,
+                     "correct_samples": int(correct.sum()), "n": pool.n, "distinct_answers": len(counts),
+                     "missing": missing})
     df = pd.DataFrame(rows)
     df["majority_wrong_but_solved"] = ~df["majority_correct"] & (df["correct_samples"] > 0)
     return df
@@ -55,7 +58,7 @@ def problem_table(run_key: str) -> pd.DataFrame:
 def answer_counts(run_key: str, prompt_key: str) -> pd.DataFrame:
     pool = data.load_pool(store(), run_key)
     i = int(np.flatnonzero(pool.prompt_keys == prompt_key)[0])
-    counts = Counter("(none)" if a is None else a for a in pool.answers[i])
+    counts = histogram(pool.answers[i])
     df = pd.DataFrame({"answer": list(counts), "count": list(counts.values())}).sort_values("count", ascending=False)
     df["is_gold"] = df["answer"] == pool.gold[i]
     return df

@@ -5,48 +5,62 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from backend.analysis import data
+from backend.analysis import data, selection
+from backend.analysis.curves import budget_curves
 from backend.explore import store
-from backend.explore.common import bins, zoo_models
+from backend.explore.common import bins, final_models, zoo_models
 from backend.explore.derived import memo, points
-from backend.analysis import frontier as F
+
+
+def _main_pool_points(meta: pd.DataFrame) -> pd.Series:
+    return np.isclose(meta["temperature"], selection.MAIN_TEMPERATURE)
 
 
 @memo
 def ceiling(models: tuple[str, ...], bin_kind: str = "all", bin_label=None) -> pd.DataFrame:
-    """pass@k and maj@k curves (main temperature pools) for CoT and direct models, with CIs."""
+    """pass@k (coverage: an upper bound) and maj@k (deployable) curves of main-temperature pools for CoT and direct
+    models, with CIs."""
     pts = points()
     m = pts.meta
-    keep = m["model"].isin(models) & m["strategy"].isin(["pass@k", "maj@k"]) & m["setting"].eq("T=0.8")
+    keep = m["model"].isin(models) & m["strategy"].isin(["pass@k", "maj@k"]) & _main_pool_points(m)
     sel = pts.rows(keep.to_numpy())
     if sel.meta.empty:
         return pd.DataFrame()
     b = bins(bin_kind, models[0])
-    return F.budget_curves(sel, b, bin_label if b is not None else None)
+    return budget_curves(sel, b, bin_label if b is not None else None)
+
+
+def reasoning_models() -> list[str]:
+    """Final CoT and direct-answer models (selection.final_models), smallest first."""
+    return final_models(None)
 
 
 @memo
 def iso_grid(family: str, strategy: str = "maj@k") -> pd.DataFrame:
-    """Accuracy of a CoT family's checkpoints (training FLOPs) at every inference budget of their pools: long format
-    (training_flops, inference_flops, k, acc) for a contour plot; checkpoints share the n=32 pool size."""
-    cards = data.model_table(store())
-    members = cards[(cards["family"] == family) & cards["name"].isin(zoo_models()["name"])]
+    """Accuracy of a CoT family's members (a final model and its training checkpoints: training FLOPs) at every
+    inference budget of their main-temperature pools: long format (model, training_flops, inference_flops, k, acc)
+    for a contour plot, on the sample counts every member's pool reaches."""
+    have = set(zoo_models()["name"])
+    members = selection.family_members(data.model_table(store()), family)
+    members = members[members["name"].isin(have)]
     pts = points()
     m = pts.meta
+    per = {name: m[(m["model"] == name) & (m["strategy"] == strategy) & _main_pool_points(m)]
+           for name in members["name"]}
+    shared = min((int(s["k"].max()) for s in per.values() if len(s)), default=0)
     rows = []
     for name, train in zip(members["name"], members["training_flops"]):
-        sel = m[(m["model"] == name) & (m["strategy"] == strategy) & (m["setting"] == "T=0.8")]
+        sel = per[name]
         for i, k in zip(sel.index, sel["k"]):
-            if k > 32:
-                continue  # compare every checkpoint on the same sample counts
-            rows.append({"model": name, "training_flops": float(train), "k": int(k),
-                         "inference_flops": float(np.nanmean(pts.flops[i])), "acc": float(np.nanmean(pts.acc[i]))})
+            if k <= shared:  # compare every member on the same sample counts
+                rows.append({"model": name, "training_flops": float(train), "k": int(k),
+                             "inference_flops": float(np.nanmean(pts.flops[i])),
+                             "acc": float(np.nanmean(pts.acc[i]))})
     return pd.DataFrame(rows)
 
 
 def families() -> list[str]:
-    """CoT families with at least two training checkpoints in the cache."""
+    """Final CoT models with at least one training checkpoint in the cache (a training-compute axis)."""
     t = zoo_models()
-    t = t[t["fmt"] == "cot"]
-    counts = t.groupby("family").size()
-    return [f for f in counts.index if counts[f] >= 2]
+    have = set(t["name"])
+    return [f for f in final_models("cot") if len(selection.family_members(t, f)["name"].isin(have)) >= 2]

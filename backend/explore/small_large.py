@@ -5,35 +5,46 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from backend.analysis import data
-from backend.analysis import frontier as F
+from backend.analysis import data, selection
+from backend.analysis.curves import budget_grid
+from backend.analysis.curves import winner_map as _winner_map
+from backend.analysis.exchange import exchange_table, small_vs_large_lifetime
 from backend.explore import store
 from backend.explore.common import bins
 from backend.explore.derived import memo, points
 
 QUERY_GRID = list(np.logspace(0, 12, 49))  # lifetime query volumes: 1 to 10^12, four points a decade
-METHODS = {"maj@k": "majority vote", "best-of-k": "best-of-N (learned verifier)"}
-
-
-def _zoo_points(strategies: list[str] | None, models: list[str]):
-    pts = points()
-    keep = pts.meta["model"].isin(models)
-    if strategies:
-        keep &= pts.meta["strategy"].isin(strategies)
-    keep &= ~pts.meta["verifier"].isin(["steps"])  # a perfect checker is not a deployable model
-    return pts.rows(keep.to_numpy())
+METHODS = {"maj@k": ("maj@k", None), "best-of-k": ("best-of-k", "learned")}  # deployable ways to spend samples
 
 
 @memo
 def winner_map(models: tuple[str, ...], strategies: tuple[str, ...], bin_kind: str, ref_model: str,
                n_budgets: int = 12) -> pd.DataFrame:
-    """Best model and strategy per difficulty bin × per-query FLOPs budget, with the runner-up's margin CI."""
-    pts = _zoo_points(list(strategies) or None, list(models))
+    """Best model and deployable strategy per difficulty bin × per-query FLOPs budget, with the runner-up's margin
+    CI (upper bounds never compete: backend.analysis.curves.winner_map)."""
+    pts = points()
+    keep = pts.meta["model"].isin(models)
+    if strategies:
+        keep &= pts.meta["strategy"].isin(strategies)
+    pts = pts.rows(keep.to_numpy())
     b = bins(bin_kind, ref_model)
     if b is None:
         b = pd.Series(pd.Categorical(["all"] * len(pts.prompt_keys)), index=pts.prompt_keys)
-    budgets = F.budget_grid(pts.rows(~pts.meta["oracle"].to_numpy(dtype=bool)), n_budgets)
-    return F.winner_map(pts, b, budgets, n_boot=500)
+    return _winner_map(pts, b, budget_grid(pts.deployable(), n_budgets), n_boot=500)
+
+
+def winner_summary(wm: pd.DataFrame, models: list[str]) -> dict:
+    """What the winner map says, for its caption: per bin, the winner at the smallest and the largest budget where
+    something fits, and how many cells each model wins (a winner whose margin CI excludes 0 counts as clear)."""
+    wm = wm.dropna(subset=["model"])
+    per_bin = {}
+    for b, g in wm.groupby("bin", sort=False, observed=True):
+        g = g.sort_values("budget")
+        per_bin[str(b)] = {"cheapest": g["model"].iloc[0], "dearest": g["model"].iloc[-1],
+                           "dearest_strategy": g["strategy"].iloc[-1], "dearest_k": int(g["k"].iloc[-1])}
+    clear = wm["margin_lo"].fillna(0) > 0
+    return {"per_bin": per_bin, "cells": {m: int((wm["model"] == m).sum()) for m in models},
+            "clear": {m: int(((wm["model"] == m) & clear).sum()) for m in models}, "n_cells": len(wm)}
 
 
 def winner_grid(wm: pd.DataFrame, models: list[str], bin_order: list) -> dict:
@@ -61,25 +72,19 @@ def cheaper_at(life: pd.DataFrame, queries: float) -> str:
 
 @memo
 def exchange(small: str, large: str, method: str, bin_kind: str) -> pd.DataFrame:
-    """How many samples of ``small`` match one greedy answer of ``large`` (or never), overall and per bin."""
-    setting = None
-    if method == "best-of-k":
-        meta = points().meta
-        s = meta[(meta["model"] == small) & (meta["strategy"] == "best-of-k") & (meta["verifier"] == "learned")]
-        if s.empty:
-            raise ValueError(f"{small} has no best-of-N points with the learned verifier")
-        top = s.groupby("setting")["k"].max()
-        setting = sorted(top.index[top == top.max()])[0]
-    return F.exchange_table(points(), small, large, bins(bin_kind, small), method=method, setting=setting,
-                            n_boot=1000)
+    """How many samples of ``small`` (a deployable method of METHODS, main-temperature pool) match one greedy answer
+    of ``large`` (or never), overall and per bin."""
+    strategy, verifier = METHODS[method]
+    return exchange_table(points(), small, large, bins(bin_kind, small), method=strategy, verifier=verifier,
+                          temperature=selection.MAIN_TEMPERATURE, n_boot=1000)
 
 
 def lifetime(small: str, large: str, queries: list[float], method: str = "maj@k") -> pd.DataFrame:
     """Total FLOPs (training + queries × per-query inference) of the large model's greedy answer and of the small
     model at its matched-accuracy budget, over query volumes (ValueError when the small model never matches)."""
-    setting = exchange(small, large, method, "all").iloc[0]["setting"]
-    return F.small_vs_large_lifetime(points(), data.model_table(store()), small, large, queries, method=method,
-                                     setting=setting, n_boot=200)
+    strategy, verifier = METHODS[method]
+    return small_vs_large_lifetime(points(), data.model_table(store()), small, large, queries, method=strategy,
+                                   verifier=verifier, temperature=selection.MAIN_TEMPERATURE, n_boot=200)
 
 
 def matched_ratio(small: str, large: str, inference_tokens: float) -> dict:

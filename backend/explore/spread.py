@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from backend.analysis import data
+from backend.analysis import data, selection
 from backend.analysis import spread as S
 from backend.explore import store
 from backend.explore.derived import memo, saved_table
@@ -18,16 +18,8 @@ AXES = {"temperature": "sampling temperature",
 def _pools(model: str, axis: str) -> list[tuple[float, data.Pool]]:
     if axis not in AXES:
         raise ValueError(f"unknown axis {axis!r}; choose one of {', '.join(AXES)}")
-    strategy = "sample" if axis == "temperature" else "budget_forcing"
-    runs = data.load_runs(store(), strategy)
-    runs = runs[runs["model"] == model]
-    if axis != "temperature":
-        mode = "force" if axis == "thinking" else "cap"
-        runs = runs[[p.get("mode", "force") == mode for p in runs["params"]]]
-    if axis == "temperature":
-        runs = runs.sort_values("n", ascending=False).drop_duplicates("temperature")
-        return sorted((float(r.temperature), data.load_pool(store(), r.run_key)) for r in runs.itertuples())
-    return sorted((float(r.budget), data.load_pool(store(), r.run_key)) for r in runs.itertuples())
+    runs = selection.spread_runs(data.load_runs(store()), model, axis)
+    return [(cond, data.load_pool(store(), key)) for cond, key in runs]
 
 
 K_OPTIONS = (2, 4, 8)  # the page's choices of k, precomputed for every final CoT model

@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pandas as pd
 
+from backend.analysis.votes import answer_counts
 from backend.explore import store, unique_labels
 
 
@@ -59,9 +60,9 @@ def samples(run_key: str, prompt_key: str) -> pd.DataFrame:
 
 
 def answer_histogram(df: pd.DataFrame, gold: str) -> pd.DataFrame:
-    """How many samples gave each answer ("(none)" for unparseable), the gold answer flagged."""
-    answers = df["answer"].where(df["answer"].notna(), "(none)")
-    counts = answers.value_counts().rename_axis("answer").reset_index(name="count")
+    """How many samples gave each answer (votes.NONE for unparseable), the gold answer flagged."""
+    c = answer_counts(a if isinstance(a, str) else None for a in df["answer"])
+    counts = pd.DataFrame({"answer": list(c), "count": list(c.values())})
     counts["is_gold"] = counts["answer"] == gold
     counts["share"] = counts["count"] / counts["count"].sum()
     return counts
