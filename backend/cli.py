@@ -156,28 +156,46 @@ def _bench(args) -> int:
     return importlib.import_module(f"backend.bench.{args.which}").main(args.rest) or 0
 
 
-def _tables() -> int:
-    """The zoo, the "wait" ablation and search vs best-of-N, as printed tables (README, closing notes)."""
+def _tables(heldout: bool = False) -> int:
+    """The zoo with 95% CIs, seed spread, the "wait" ablation and search vs best-of-N, as printed tables (README,
+    closing notes). heldout: the ablation also on the 1,800 held-out prompts (runs both models, a few minutes)."""
     import pandas as pd
 
-    from backend.analysis import summary
-    from backend.explore.common import final_models
+    from backend.analysis import data, selection, summary
+    from backend.explore import store as shared_store
     from backend.explore.derived import points
 
     pd.set_option("display.width", 200)
-    pd.set_option("display.max_columns", 20)
-    print(summary.zoo_table().to_string(index=False))
-    pts = points()
-    try:
-        w = summary.greedy_pair(pts, "cot-0.1m", "cot-0.1m-nowait")
-        print(f"\n'wait' traces: {w['a']} {w['acc_a']:.3f} vs {w['b']} {w['acc_b']:.3f} greedy, difference "
-              f"{w['diff']:+.3f} [{w['lo']:+.3f}, {w['hi']:+.3f}] on {w['n_prompts']} prompts")
-    except ValueError as e:
-        print(f"\n'wait' ablation: {e}")
+    pd.set_option("display.max_columns", 30)
+    store = shared_store()
+    zoo = summary.zoo_table()
+    ci = lambda b: [f"{a:.3f} [{lo:.3f}, {hi:.3f}]" if a == a and a is not None else "" for a, lo, hi in
+                    zip(zoo[b], zoo[f"{b}_lo"], zoo[f"{b}_hi"])]
+    print(zoo[["model", "params", "tokens", "train_flops", "wall_s", "seed"]].assign(
+        **{b: ci(b) for b in ("easy", "medium", "hard", "all")}).to_string(index=False))
+    print("(held-out greedy accuracy, Wilson 95% CIs; 600 prompts per band, 1,800 in all)")
+    models = data.model_table(store)
+    spread = summary.seed_spread(models)
+    print("\ntraining-seed spread: " + ("one seed per recipe so far" if spread.empty else spread.to_string(index=False)))
+    pts = points(store)
+    for a, b in selection.ablation_pairs(models):
+        try:
+            w = summary.greedy_pair(pts, a, b)
+            print(f"\n'wait' traces: {w['a']} {w['acc_a']:.3f} vs {w['b']} {w['acc_b']:.3f} greedy, difference "
+                  f"{w['diff']:+.3f} [{w['lo']:+.3f}, {w['hi']:+.3f}] on the cache's {w['n_prompts']} prompts")
+        except ValueError as e:
+            print(f"\n'wait' ablation: {e}")
+        if heldout:
+            r = summary.paired_difference(summary.heldout_correct(a), summary.heldout_correct(b))
+            d = r["diff"]
+            print(f"'wait' traces on the {r['n_prompts']} held-out prompts: {a} {r['acc_a']:.3f} vs {b} "
+                  f"{r['acc_b']:.3f}, paired difference {d[0]:+.3f} [{d[1]:+.3f}, {d[2]:+.3f}]; per band "
+                  + ", ".join(f"{k} {v[0]:+.3f} [{v[1]:+.3f}, {v[2]:+.3f}]" for k, v in r["per_band"].items()))
     print()
-    print(summary.search_table(pts, final_models("cot")).to_string(index=False))
-    print("\nlearned verifier on the main pools (T=0.8): pooled vs within-prompt AUROC, correlation with length")
-    print(summary.verifier_table().to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    finals = selection.final_models(models, "cot", have=set(pts.meta["model"]))
+    print(summary.search_table(pts, finals).to_string(index=False))
+    print("\nlearned verifier on the main pools: pooled vs within-prompt AUROC, correlation with length")
+    print(summary.verifier_table(store).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     return 0
 
 
@@ -188,7 +206,7 @@ def _report(args) -> int:
     from backend.store import Store
 
     if args.tables:
-        return _tables()
+        return _tables(args.heldout)
     results = report(Store(args.cache) if args.cache else Store(), n_boot=args.n_boot)
     if args.json:
         print(json.dumps(results, indent=2, default=str))
@@ -196,8 +214,10 @@ def _report(args) -> int:
     for r in results:
         effect = "" if r["effect"] is None else f"{r['effect']:+.3f} [{r['lo']:+.3f}, {r['hi']:+.3f}]  "
         print(f"{r['claim']}. {r['title']}\n   {r['verdict'].upper()}  {effect}{r['why']}")
-        if r["setting"]:
-            print(f"   measured at: {r['setting']} (n={r['n_prompts']} prompts)")
+        if r["comparison"]:
+            match = ", ".join(f"{k} {v:.3g}" if isinstance(v, float) else f"{k}: {v}" for k, v in r["matching"].items())
+            print(f"   compared: {r['comparison']}\n   matching: {match}\n   prompts: {r['prompts']}\n"
+                  f"   rule: {r['rule']}")
     return 0
 
 
@@ -283,6 +303,8 @@ def main(argv: list[str] | None = None) -> int:
     rp.add_argument("--cache", default=None, help="store folder (default: cache/store)")
     rp.add_argument("--n-boot", type=int, default=2000, help="bootstrap resamples per CI")
     rp.add_argument("--tables", action="store_true", help="print the zoo, ablation and search tables instead")
+    rp.add_argument("--heldout", action="store_true", help="with --tables: the 'wait' ablation on the 1,800 held-out "
+                    "prompts too (runs both models)")
     rp.set_defaults(func=_report)
     ap.add_argument("--debug", action="store_true", help="print the traceback of a failure instead of one line")
     for p in sub.choices.values():  # also accepted after the command; SUPPRESS keeps a global --debug set

@@ -230,3 +230,15 @@ BAD = [
 def test_bad_input_raises_value_error(fn, args, kw):
     with pytest.raises(ValueError):
         fn(*args, **kw)
+
+
+def test_wilson_interval_known_values_and_coverage():
+    assert E.wilson_ci(0, 10) == pytest.approx((0.0, 3.8415 / 13.8415), abs=1e-4)  # z²/(n + z²) at 0 successes
+    assert E.wilson_ci(5, 10) == pytest.approx((0.2366, 0.7634), abs=1e-4)
+    rng = np.random.default_rng(0)
+    n, p = 200, 0.1
+    hits = [lo <= p <= hi for lo, hi in (E.wilson_ci(int(x), n) for x in rng.binomial(n, p, 4000))]
+    assert 0.93 <= np.mean(hits) <= 0.97  # near-nominal 95% coverage by simulation
+    for bad in ((3, 2), (-1, 5), (1, 0)):
+        with pytest.raises(ValueError):
+            E.wilson_ci(*bad)

@@ -17,6 +17,7 @@ import numpy as np
 __all__ = [
     "pass_at_k", "pass_at_k_curve", "best_of_k", "best_of_k_curve", "majority_at_k", "majority_curve",
     "encode_answers", "weighted_majority_at_k", "bootstrap_ci", "paired_bootstrap_ci", "bootstrap_curve_ci",
+    "wilson_ci",
 ]
 
 
@@ -393,3 +394,21 @@ def paired_bootstrap_ci(a, b, *, n_boot: int = 2000, seed: int = 0, level: float
     if a.shape != b.shape:
         raise ValueError("a and b must be aligned on the same prompts (same length).")
     return bootstrap_ci(a - b, n_boot=n_boot, seed=seed, level=level)
+
+
+def wilson_ci(successes: int, n: int, level: float = 0.95) -> tuple[float, float]:
+    """Wilson score interval for a binomial proportion (successes of n independent trials): better than the normal
+    interval near 0 and 1. For a sample stratified by cell (the zoo's evaluation) it is conservative."""
+    n = _check_int(n, "n", 1)
+    x = _check_int(successes, "successes", 0)
+    if x > n:
+        raise ValueError(f"successes={x} exceeds n={n}.")
+    if not 0 < level < 1:
+        raise ValueError(f"level must lie strictly between 0 and 1, got {level}.")
+    from statistics import NormalDist
+
+    z = NormalDist().inv_cdf((1 + level) / 2)
+    p = x / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
