@@ -66,17 +66,22 @@ def combine(verdicts: Sequence[str]) -> str:
     return SUPPORTED if all(x == SUPPORTED for x in v) and len(v) == len(verdicts) else INCONCLUSIVE
 
 
-def rule_text(low: float = -INF, high: float = INF, what: str = "the effect") -> str:
-    """The verdict region in words, e.g. "supported when the 95% CI of the effect lies above −2.0 points"."""
+def _region(low: float, high: float) -> str:
     pts = lambda x: f"{x * 100:+.1f} points"
     if low > -INF and high < INF:
-        region = f"within ({pts(low)}, {pts(high)})"
-    elif low > -INF:
-        region = f"above {pts(low)}"
-    else:
-        region = f"below {pts(high)}"
-    return (f"supported when the 95% CI of {what} lies {region}; not supported when it lies wholly outside; "
-            "inconclusive otherwise")
+        return f"within ({pts(low)}, {pts(high)})"
+    return f"above {pts(low)}" if low > -INF else f"below {pts(high)}"
+
+
+def rule_text(low: float = -INF, high: float = INF, what: str = "the effect", parts: Sequence[dict] = ()) -> str:
+    """The verdict rule in words, e.g. "supported when the 95% CI of the effect lies above −2.0 points; …"; for a
+    claim of several parts, each part's region."""
+    if parts:
+        return ("supported when the 95% CI of every part lies in its region — "
+                + "; ".join(f"{p['name']}: {p['region']}" for p in parts)
+                + " — not supported when any lies wholly outside it; inconclusive otherwise")
+    return (f"supported when the 95% CI of {what} lies {_region(low, high)}; not supported when it lies wholly "
+            "outside; inconclusive otherwise")
 
 
 class Insufficient(Exception):
@@ -176,8 +181,7 @@ def _result(effect_ci, low, high, *, metric, comparison, matching, prompts, n, w
     effect, lo, hi = map(float, effect_ci)
     v = verdict(lo, hi, low, high) if verdict_ is None else verdict_
     return {"effect": effect, "lo": lo, "hi": hi, "verdict": v, "metric": metric, "comparison": comparison,
-            "matching": matching, "prompts": prompts, "rule": rule_text(low, high, metric) if parts is None else
-            "; ".join(f"{p['name']}: {p['rule']}" for p in parts) + " — the claim is supported when every part is",
+            "matching": matching, "prompts": prompts, "rule": rule_text(low, high, metric, parts or ()),
             "setting": comparison, "n_prompts": int(n), "why": why,
             "details": {"parts": parts or [], "per_band": per_band or {}, **details}}
 
@@ -185,7 +189,7 @@ def _result(effect_ci, low, high, *, metric, comparison, matching, prompts, n, w
 def _part(name: str, ci, low=-INF, high=INF) -> dict:
     m, lo, hi = map(float, ci)
     return {"name": name, "effect": m, "lo": lo, "hi": hi, "verdict": verdict(lo, hi, low, high),
-            "rule": rule_text(low, high, name)}
+            "region": _region(low, high)}
 
 
 def _fmt(x: float) -> str:
@@ -238,7 +242,7 @@ def claim_params(ev: Evidence) -> dict:
     return _result(diff, -MARGIN, INF, metric="accuracy(small, best deployable within the large model's greedy FLOPs) "
                    "− accuracy(large, greedy)",
                    comparison=f"{small} ({' / '.join(chosen)}) vs {large} greedy ({ratio:.0f}x params)",
-                   matching={"small": small_flops, "large": budget, "rule": f"small ≤ large's greedy FLOPs"},
+                   matching={"small": small_flops, "large": budget, "rule": "small ≤ large's greedy FLOPs"},
                    prompts=f"all {len(keys)} prompts both answered; best point cross-fitted over two halves",
                    n=len(keys), per_band=ev.per_band(keys, vals - target, -MARGIN, INF),
                    why=f"{small}'s best deployable point within {large}'s greedy FLOPs reaches {vals.mean():.1%} vs "
@@ -692,8 +696,8 @@ def claim_coverage(ev: Evidence) -> dict:
                        f"{_ci(slope)} per doubling; increments per doubling "
                        f"{', '.join(f'{d:+.1%}' for d in incr)} — "
                        + (f"they decline by {_ci((bend['effect'], bend['lo'], bend['hi']))} per doubling from the early "
-                          f"to the late half ({'within' if bend['verdict'] == SUPPORTED else 'not within'} the "
-                          f"±{MARGIN:.0%} of log-linearity)" if declines else "no clear decline")
+                          f"to the late half (log-linear within ±{MARGIN:.0%} per doubling: {bend['verdict']})"
+                          if declines else "no clear decline")
                        + "; " + "; ".join(f"{p['name']} {_ci((p['effect'], p['lo'], p['hi']))} → {p['verdict']}"
                                           for p in parts),
                    increments=incr, increments_decline=bool(declines), selectors=sel_out)
