@@ -28,13 +28,16 @@ GENERATORS = ("cot-0.1m", "cot-0.1m@6M", "cot-0.8m")  # weak and strong policies
 INIT_FROM = "cot-0.8m"  # the value head sits on a policy backbone, as PRMs are usually initialised
 
 
-def contrast(prompts: list[PromptRecord], seed: int, per_prompt: int = 2):
+def contrast(prompts: list[PromptRecord], seed: int, per_prompt: int = 2, paths: str = "single"):
     """Gold traces and ``per_prompt`` one-slip corruptions of each, labelled by the step checker. Without these a
-    verifier can score a trace by how hard its prompt looks rather than by checking the arithmetic."""
+    verifier can score a trace by how hard its prompt looks rather than by checking the arithmetic. With
+    ``paths="multi"`` every trace takes a path drawn uniformly over the legal ones, as multi-path policies write."""
     checker, rng, data = StepVerifier(), random.Random(f"contrast-{seed}"), []
+    path_rng = rng if paths == "multi" else None
     for p in prompts:
         problem = arith.Problem(p.question, p.n_ops, p.digits)
-        texts = [arith.cot_text(problem)] + [arith.corrupted_cot(problem, rng) for _ in range(per_prompt)]
+        texts = [arith.cot_text(problem, path_rng=path_rng)] + [arith.corrupted_cot(problem, rng, paths)
+                                                                 for _ in range(per_prompt)]
         for t, labels in zip(texts, checker.score([p] * len(texts), texts)):
             data.append((p, t, labels))
     return data
@@ -94,12 +97,12 @@ def evaluate(verifier: LearnedVerifier, data) -> dict:
 
 def train(out: Path | None = None, generators=GENERATORS, init_from: str = INIT_FROM, n_prompts: int = 12000,
           n_per_prompt: int = 1, epochs: int = 3, lr: float = 5e-4, batch_size: int = 64, seed: int = 0,
-          heldout_per_cell: int = 16, quiet: bool = False) -> dict:
+          heldout_per_cell: int = 16, quiet: bool = False, paths: str = "single") -> dict:
     out = Path(out or verifier_dir())
     t0 = time.time()
     stream = arith.train_stream(f"verifier-{seed}")
     prompts = [PromptRecord(**{**arith_record(next(stream)).__dict__, "split": "verifier-train"}) for _ in range(n_prompts)]
-    data = collect(generators, prompts, n_per_prompt, 1.0, seed) + contrast(prompts, seed)
+    data = collect(generators, prompts, n_per_prompt, 1.0, seed) + contrast(prompts, seed, paths=paths)
     heldout = collect(generators, [arith_record(p) for p in arith.eval_split(heldout_per_cell)], 1, 1.0, seed + 1)
     model = LlamaForTokenClassification.from_pretrained(registry.member_dir(init_from), num_labels=1,
                                                         trust_remote_code=False, use_safetensors=True,
@@ -140,7 +143,7 @@ def train(out: Path | None = None, generators=GENERATORS, init_from: str = INIT_
             "train_traces": len(data), "samples_per_prompt": n_per_prompt, "temperature": 1.0, "epochs": epochs,
             "training_tokens": tokens, "training_flops": training_flops(n_params, tokens), "lr": lr, "seed": seed,
             "labels": "exact step checker (per step, prefix-aware) + outcome at the end of a finished trace",
-            "contrast": "per prompt: the gold trace and 2 one-slip corruptions of it (hard negatives)",
+            "contrast": f"per prompt: the gold trace and 2 one-slip corruptions of it (hard negatives), {paths} path",
             "train_split": "fresh training-distribution prompts (held-out expressions excluded)",
             "wall_time_s": round(time.time() - t0, 1), "flops_per_scored_token": 2 * n_params,
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
