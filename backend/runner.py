@@ -22,12 +22,15 @@ ENGINE = "hf-own-loop-v1"  # bump when the engine changes what a seed produces
 
 def verifier_fingerprint(name: str | None) -> str | None:
     """Identity of a learned verifier's weights (None for rule-based ones), so retraining it changes run keys."""
-    if not name or "learned" not in name:
+    from backend.verifiers import base_name
+
+    base = base_name(name) if name else ""
+    if not (base == "learned" or base.startswith("learned-")):
         return None
     from backend.verifiers.learned import verifier_dir
     from backend.zoo.registry import fingerprint
 
-    folder = verifier_dir()
+    folder = verifier_dir(base)
     return fingerprint(folder) if folder.exists() else "missing"
 
 

@@ -1,4 +1,5 @@
-"""Verifiers by name: "oracle", "steps" (exact step checker), "learned" (the trained value-head model), and
+"""Verifiers by name: "oracle", "steps" (exact step checker), "learned" / "learned-<size>" (trained value-head
+models in cache/verifiers/<name>), and
 "noisy:<base>:<error rate>" (e.g. "noisy:steps:0.2"). One interface: see base.py.
 
 Which verifiers a deployed system could run is decided here, once (``deployable``): the oracle and the exact step
@@ -75,10 +76,10 @@ def get_verifier(name: str) -> Verifier:
         return OracleVerifier()
     if name == "steps":
         return StepVerifier()
-    if name == "learned":
+    if name == "learned" or name.startswith("learned-"):  # learned-3.2m: a value head on a bigger backbone
         from backend.verifiers.learned import verifier_dir
 
-        return _learned(str(verifier_dir("learned")))  # keyed by path: the cache folder can change (tests)
+        return _learned(str(verifier_dir(name)))  # keyed by path: the cache folder can change (tests)
     close = difflib.get_close_matches(name, NAMES, n=1)
     raise KeyError(f"unknown verifier {name!r}" + (f"; did you mean {close[0]!r}?" if close else f"; known: {NAMES}"))
 
