@@ -9,6 +9,8 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from backend.analysis.points import POOL_STRATEGIES
+from backend.analysis.selection import MAIN_TEMPERATURE
 from backend.explore import overview, unique_labels
 from backend.verifiers import base_name, deployable, noise_rate
 
@@ -51,7 +53,7 @@ def series_label(row, with_model: bool = True) -> str:
     bits = []
     if row.mode:
         bits.append({"force": "forced length", "cap": "capped"}.get(row.mode, row.mode))
-    if row.strategy in ("pass@k", "maj@k", "best-of-k", "weighted-maj@k") and row.temperature != 0.8:
+    if row.strategy in POOL_STRATEGIES and row.temperature != MAIN_TEMPERATURE:
         bits.append(f"T={row.temperature:g}")
     label = strategy_label(row.strategy, row.verifier) + (f", {', '.join(bits)}" if bits else "")
     label = f"{row.model} · {label}" if with_model else label

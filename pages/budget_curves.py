@@ -1,6 +1,7 @@
 """Budget curves: accuracy vs inference budget for each model × strategy, per difficulty bin, with 95% CIs."""
 import streamlit as st
 
+from backend.analysis.selection import MAIN_TEMPERATURE
 from backend.explore import common, curves
 from pages._common import (STRATEGY_LABELS, UPPER_BOUND, ci_figure, download, explain, header, multiselect, select,
                            unit_label, with_series)
@@ -46,7 +47,8 @@ df = with_series(df)
 fig = ci_figure(df, x=unit, group="series", x_title=unit_label(unit), hover=["lo", "hi", "k", "n_prompts"])
 st.plotly_chart(fig, key="curves")
 st.caption(f"{int(df['n_prompts'].max())} prompts per point · shaded bands: 95% bootstrap CI over prompts · "
-           f"colour = model, dash = strategy · grey dashed: {UPPER_BOUND} · pools at temperature 0.8")
+           f"colour = model, dash = strategy · grey dashed: {UPPER_BOUND} · pools at temperature "
+           f"{MAIN_TEMPERATURE:g}")
 explain("Each point is the expected accuracy at that budget. Pool strategies (pass@k, majority vote, best-of-N) are "
         "computed exactly from a pool of samples for every k — never from 'the first k' — while beam search, DVTS "
         "and budget forcing are separate runs per budget. pass@k is coverage: it needs an oracle to pick the right "

@@ -39,8 +39,8 @@ for c in report:
         st.write(c["why"])
         if c["effect"] is None:
             continue
-        st.caption(f"**Compared:** {safe(c['comparison'], 300)} · **prompts:** {safe(c['prompts'], 200)} · "
-                   f"**rule:** {safe(c['rule'], 600)}")
+        st.caption(f"**Compared:** {safe(c.get('comparison') or c.get('setting'), 300)} · **prompts:** "
+                   f"{safe(c.get('prompts') or c.get('n_prompts'), 200)} · **rule:** {safe(c.get('rule'), 2000)}")
         matching = {k: v for k, v in (c.get("matching") or {}).items()}
         if matching:
             st.caption("**Matching:** " + " · ".join(f"{k}: {v:.3g} FLOPs per query" if isinstance(v, float)

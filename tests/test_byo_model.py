@@ -11,6 +11,7 @@ from safetensors.torch import load_file
 from tokenizers import Tokenizer, models, pre_tokenizers, processors
 from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
+from backend.analysis.compute import sample_flops
 from backend.cli import main
 from backend.engines.base import SamplingParams
 from backend.engines.hf import HFEngine
@@ -98,9 +99,11 @@ def test_register_and_build_cache_end_to_end(tmp_path, cache, capsys):
     per_prompt = samples.groupby(["strategy", "prompt_key"]).size()
     assert set(per_prompt["greedy"]) == {1} and set(per_prompt["sample"]) == {N} and len(per_prompt) == 2 * LIMIT
     tok, task = AutoTokenizer.from_pretrained(folder), get_task("gsm8k")
+    config = {**json.loads((folder / "config.json").read_text()), "n_params": entry["params"]}
     for s in samples.itertuples():
         assert s.prompt_tokens == len(tok(s.prompt_text)["input_ids"])  # the BOS counts: the model reads it
-        assert s.flops == 2 * entry["params"] * (s.prompt_tokens + s.gen_tokens)  # DESIGN §5, per row
+        # DESIGN §5, per row: 2·N per token plus causal attention, from the model's own config
+        assert s.flops == pytest.approx(sample_flops(config, s.prompt_tokens, s.gen_tokens), rel=1e-12)
         assert 1 <= s.gen_tokens <= MAX_NEW and s.answer == task.extract(s.text)
         assert s.correct == (s.answer is not None and s.answer == s.gold)
     assert len(set(samples[samples.strategy == "sample"]["text"])) > 1  # a real pool, not N copies
