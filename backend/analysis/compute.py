@@ -66,7 +66,9 @@ def model_shape(model) -> ModelShape:
     n_params = getattr(model, "n_params", None)
     if n_params is None:
         raise ValueError(f"cannot tell the shape of {type(model).__name__}: it has no n_params.")
-    cfg = getattr(getattr(model, "model", None), "config", None)
+    # an engine states its config (one running its model elsewhere, Ray or vLLM, has no local .model)
+    cfg = getattr(model, "config", None)
+    cfg = getattr(getattr(model, "model", None), "config", None) if cfg is None else cfg
     if cfg is not None:
         return _config_shape(n_params, cfg)
     base = getattr(model, "base", None)  # a wrapper (the noisy verifier) costs what it wraps

@@ -8,7 +8,6 @@ and a per-row controller for budget forcing. Sampling is exact Gumbel-max over t
 """
 from __future__ import annotations
 
-import hashlib
 import threading
 import time
 from pathlib import Path
@@ -16,20 +15,20 @@ from pathlib import Path
 import torch
 from transformers import DynamicCache
 
-from backend.engines.base import Generation, ProgressFn, SamplingParams, TokenController
+from backend.engines.base import HF_ENGINE, Generation, ProgressFn, SamplingParams, TokenController, noise_seed
+from backend.engines.text import TextCodec, end_ids
 
 NOISE_BLOCK = 64  # samples of one prompt that share a noise generator; chunks are cut at block boundaries
 KV_BUDGET_BYTES = 1.5e9  # KV cache held at once; sets how many rows a forward pass carries
 PRUNE_FRACTION = 0.25  # drop finished rows from the cache once this share of the batch is done
 
 
-def _seed_for(seed: int, key: str, block: int) -> int:
-    h = hashlib.blake2b(f"{seed}\x1f{key}\x1f{block}".encode(), digest_size=8).digest()
-    return int.from_bytes(h, "little") & 0x7FFF_FFFF_FFFF_FFFF
-
-
-class HFEngine:
+class HFEngine(TextCodec):
     """Batched sampler over one loaded model; thread-compatible but not thread-safe (one call at a time)."""
+
+    engine_id = HF_ENGINE
+    token_control = True
+    time_limit = True
 
     def __init__(self, model, tokenizer, name: str, n_params: int | None = None, fingerprint: str = "unsaved",
                  chat_template: bool = False):
@@ -44,10 +43,7 @@ class HFEngine:
         self.chat_template = bool(chat_template)  # prompts become one user turn of the model's chat template
         self.device = next(model.parameters()).device
         self.eos = tokenizer.eos_token_id
-        # chat models end a turn with their own token (<|eot_id|>, <|im_end|>): generation_config lists them
-        gen_eos = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
-        gen_eos = gen_eos if isinstance(gen_eos, (list, tuple)) else [gen_eos]
-        self.eos_ids = frozenset(int(t) for t in [self.eos, *gen_eos] if t is not None)
+        self.eos_ids = end_ids(tokenizer, getattr(model, "generation_config", None))
         pads = (tokenizer.pad_token_id, self.eos, min(self.eos_ids, default=None), 0)
         self.pad = next(t for t in pads if t is not None)  # padding is masked out: any id will do
         cfg = model.config
@@ -67,39 +63,10 @@ class HFEngine:
         return cls(model, tok, name or Path(path).name, count_params(Path(path)), fingerprint(Path(path)),
                    chat_template=chat_template)
 
-    # -- text <-> tokens ---------------------------------------------------------------------------------------
-    def encode(self, text: str, special_tokens: bool = False) -> list[int]:
-        """Token ids of ``text`` (with the tokenizer's own BOS etc. when ``special_tokens``); ValueError naming
-        the characters the tokenizer cannot read."""
-        ids = self.tok(text, add_special_tokens=special_tokens)["input_ids"]
-        unk = self.tok.unk_token_id
-        if unk is not None and unk in ids:
-            bad = sorted({c for c in text if unk in self.tok(c, add_special_tokens=False)["input_ids"]})
-            raise ValueError(f"model {self.name} cannot read these characters: {', '.join(map(repr, bad))}")
-        if not ids or not text:
-            raise ValueError("empty prompt")
-        return ids
-
-    def render(self, prompt: str) -> str:
-        """The text the model reads for ``prompt``: itself, or one user turn of the chat template."""
-        if not self.chat_template:
-            return prompt
-        return self.tok.apply_chat_template([{"role": "user", "content": prompt}], add_generation_prompt=True,
-                                            tokenize=False)
-
-    def prompt_ids(self, prompt: str) -> list[int]:
-        """Token ids the model reads for ``prompt``: a chat template writes its own BOS, plain text gets the
-        tokenizer's (a Llama base model expects one; the zoo tokenizer adds none)."""
-        return self.encode(self.render(prompt), special_tokens=not self.chat_template)
-
-    def token_id(self, text: str) -> int:
-        ids = self.encode(text)
-        if len(ids) != 1:
-            raise ValueError(f"{text!r} is not a single token for model {self.name}")
-        return ids[0]
-
-    def decode(self, ids: list[int]) -> str:
-        return self.tok.decode(ids, skip_special_tokens=True)
+    @property
+    def config(self):
+        """The model's transformers config (FLOPs read its layers and attention width)."""
+        return self.model.config
 
     # -- sampling ----------------------------------------------------------------------------------------------
     def rows_per_pass(self, prompt_len: int, max_new_tokens: int) -> int:
@@ -192,7 +159,7 @@ class HFEngine:
             cache.batch_select_indices(idx)
             logits, mask = logits[idx], mask[idx]
         next_pos = mask.sum(-1)
-        gens = [torch.Generator().manual_seed(_seed_for(params.seed, keys[pi], s // NOISE_BLOCK)) for pi, s, _ in chunk]
+        gens = [torch.Generator().manual_seed(noise_seed(params.seed, keys[pi], s // NOISE_BLOCK)) for pi, s, _ in chunk]
         R = int(reps.sum())
         row_item = torch.repeat_interleave(torch.arange(len(chunk)), reps.cpu()).tolist()
         toks: list[list[int]] = [[] for _ in range(R)]

@@ -10,13 +10,13 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol
 
 from backend.analysis.compute import model_shape, sample_flops
-from backend.engines.base import Generation, ProgressFn, SamplingParams
+from backend.engines.base import Engine, Generation, ProgressFn, SamplingParams
 from backend.tasks import PromptRecord, TaskAdapter
 
 
 @dataclass
 class RunContext:
-    engine: Any  # backend.engines.base.Engine
+    engine: Engine
     task: TaskAdapter
     sampling: SamplingParams
     params: dict = field(default_factory=dict)  # strategy parameters (budget, width, …)
