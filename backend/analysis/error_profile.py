@@ -12,7 +12,6 @@ Per pool (n samples for each of P prompts), every number a mean over prompts wit
 """
 from __future__ import annotations
 
-from collections import Counter
 from typing import Sequence
 
 import numpy as np
@@ -20,6 +19,7 @@ import pandas as pd
 
 from backend.analysis import estimators as E
 from backend.analysis.data import Pool
+from backend.analysis.votes import NONE, answer_counts
 
 KS = (8, 24, 64)  # the k at which voting gains are reported (a pool smaller than k has no value there)
 
@@ -28,17 +28,16 @@ def _agreement(answers: Sequence[str | None], gold: str) -> float:
     wrong = [a for a in answers if a != gold]
     if len(wrong) < 2:
         return np.nan
-    counts = Counter(a for a in wrong if a is not None)
-    return (max(counts.values()) if counts else 0) / len(wrong)
+    counts = [c for a, c in answer_counts(wrong).items() if a != NONE]  # unparseable answers agree with nothing
+    return (max(counts) if counts else 0) / len(wrong)
 
 
 def _majority_wrong_some_right(answers: Sequence[str | None], gold: str) -> float:
-    counts = Counter(a for a in answers if a is not None)
+    counts = {a: c for a, c in answer_counts(answers).items() if a != NONE}
     if counts.get(gold, 0) == 0:
         return 0.0  # nothing right: no selector could gain
     top = max(counts.values())
-    winners = [a for a, c in counts.items() if c == top]
-    return 0.0 if winners == [gold] else 1.0
+    return 0.0 if [a for a, c in counts.items() if c == top] == [gold] else 1.0  # a tie with gold is not a win
 
 
 def per_prompt(answers: list[list[str | None]], gold: list[str], ks: Sequence[int] = KS) -> pd.DataFrame:
