@@ -9,11 +9,16 @@ $(VENV)/.installed: requirements.txt
 	$(BIN)/pip install -q -r requirements.txt
 	touch $@
 
+# the optional scale extras (Ray, for build-cache --engine ray and its tests): `make test SCALE=1`
+$(VENV)/.scale: requirements-scale.txt $(VENV)/.installed
+	$(BIN)/pip install -q -r requirements-scale.txt
+	touch $@
+
 .PHONY: app test install
 install: $(VENV)/.installed
 
 app: $(VENV)/.installed
 	$(BIN)/streamlit run app.py --server.headless true
 
-test: $(VENV)/.installed
+test: $(VENV)/.installed $(if $(SCALE),$(VENV)/.scale)
 	$(BIN)/python -m pytest -q

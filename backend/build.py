@@ -136,8 +136,9 @@ def byo_plan(model: str, prompts: list[PromptRecord], n: int, temperature: float
 POOL_VERIFIERS = ("learned",)  # oracle and exact-step scores of a finished trace are its correctness: not stored
 
 
-def score_pools(plan: list[PlannedRun], store: Store, quiet: bool = False) -> int:
-    """Verifier scores for every sample of every pool in the plan (for best-of-k and weighted majority)."""
+def score_pools(plan: list[PlannedRun], store: Store, quiet: bool = False, keys: list[str] | None = None) -> int:
+    """Verifier scores for every sample of every pool in the plan (for best-of-k and weighted majority); ``keys``:
+    the run key of each planned run as built (default: as the HF engine keys it)."""
     from backend.verifiers.learned import verifier_dir
 
     pools = [r for r in plan if r.spec.strategy == "sample" and r.spec.task == "arith"]  # the verifier reads arith
@@ -146,27 +147,43 @@ def score_pools(plan: list[PlannedRun], store: Store, quiet: bool = False) -> in
     if not (verifier_dir() / "model.safetensors").exists():
         print("note: no learned verifier yet (python -m backend train-verifier); pools left unscored", file=sys.stderr)
         return 0
+    key_of = dict(zip(plan, keys or ()))
     n = 0
     for run in tqdm(pools, desc="score pools", unit="run", disable=quiet, file=sys.stderr):
         from backend import models
 
-        key = run.spec.key_for(models.load_engine(run.spec.model))
+        key = key_of[run] if keys is not None else run.spec.key_for(models.load_engine(run.spec.model))
         for verifier in POOL_VERIFIERS:
             n += score_pool(key, verifier, store=store)
     return n
 
 
 def build(plan: list[PlannedRun], store: Store, batch_prompts: int = 16, quiet: bool = False,
-          progress_file: Path | None = None) -> dict:
+          progress_file: Path | None = None, engine: str = "hf", ray_options: dict | None = None) -> dict:
     """Run every planned run, skipping what is stored; one progress bar over all samples of the plan. Holds the
-    cache's build lock: a second build at the same time waits, then skips what the first stored."""
+    cache's build lock: a second build at the same time waits, then skips what the first stored.
+
+    ``engine``: "hf" (this process), "vllm" (this process, vLLM on a CUDA GPU) or "ray" (HF engines in the workers
+    of a Ray cluster, backend.build_ray; ``ray_options``: address, workers, cpus_per_worker, num_cpus)."""
+    from backend.engines import ENGINES
+
+    if engine not in ENGINES:
+        raise ValueError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
     say = (lambda msg: None) if quiet else (lambda msg: print(f"note: {msg}", file=sys.stderr))
     with build_lock(store.root, say=say):
         store.refresh()
-        return _build(plan, store, batch_prompts, quiet, progress_file)
+        if engine == "ray":
+            from backend.build_ray import build_on_ray
+
+            return build_on_ray(plan, store, batch_prompts, quiet, progress_file, **(ray_options or {}))
+        return _build(plan, store, batch_prompts, quiet, progress_file, engine)
 
 
-def _build(plan: list[PlannedRun], store: Store, batch_prompts: int, quiet: bool, progress_file: Path | None) -> dict:
+def _build(plan: list[PlannedRun], store: Store, batch_prompts: int, quiet: bool, progress_file: Path | None,
+           engine: str = "hf") -> dict:
+    from backend import engines
+
+    loaded = {}  # one engine per model for the whole build
     total = sum(r.samples for r in plan)
     bar = tqdm(total=total, unit="sample", desc="build-cache", disable=quiet, file=sys.stderr,
                mininterval=1 if sys.stderr.isatty() else 20)
@@ -189,14 +206,17 @@ def _build(plan: list[PlannedRun], store: Store, batch_prompts: int, quiet: bool
                 write_progress(progress_file, status="running", done=bar.n, total=bar.total, tok_s=rate,
                                eta_s=left, run=bar.desc)
 
-        report = execute(spec, list(run.prompts), store=store, batch_prompts=batch_prompts, on_batch=tick)
+        if spec.model not in loaded:
+            loaded[spec.model] = engines.load(spec.model, engine)
+        report = execute(spec, list(run.prompts), store=store, batch_prompts=batch_prompts, on_batch=tick,
+                         engine=loaded[spec.model])
         bar.update(report.prompts_skipped * run.samples // max(1, len(run.prompts)))
         added += report.prompts_done
         keys.append(report.run_key)
     bar.close()
     if progress_file:
         write_progress(progress_file, status="scoring", done=bar.n, total=bar.total, run="verifier scores of pools")
-    scored = score_pools(plan, store, quiet)
+    scored = score_pools(plan, store, quiet, keys)
     if progress_file:
         write_progress(progress_file, status="done", done=bar.n, total=bar.total, wall_s=time.monotonic() - t0)
     return {"pools_scored": scored, "runs": len(plan), "run_keys": keys, "prompts_added": added, "tokens": tokens, "wall_s": time.monotonic() - t0,

@@ -42,13 +42,23 @@ def _build_cache(args) -> int:
     plan = default_plan(args.models, per_cell=args.per_cell, quick=args.quick, kinds=args.kinds,
                         verifiers=args.verifiers)
     store = shared_store()  # the process's one store, also read by the derived data
-    summary = build(plan, store, batch_prompts=args.batch_prompts, progress_file=args.progress_file)
+    summary = build(plan, store, batch_prompts=args.batch_prompts, progress_file=args.progress_file,
+                    engine=args.engine, ray_options=_ray_options(args))
     if args.derive:
         from backend.explore import derived
 
         summary["derived"] = derived.precompute(store)  # the app reads these on first load
     print(json.dumps(summary, indent=2, default=str))
     return 0
+
+
+def _ray_options(args) -> dict | None:
+    """--ray-address / --workers / --threads (CPUs per worker) for build-cache --engine ray."""
+    if args.engine != "ray":
+        if args.ray_address or args.workers:
+            raise ValueError("--ray-address and --workers need --engine ray")
+        return None
+    return {"address": args.ray_address, "workers": args.workers, "cpus_per_worker": args.threads or 1}
 
 
 def _build_byo(args) -> int:
@@ -74,7 +84,8 @@ def _build_byo(args) -> int:
         prompts, fmt = arith_prompts(args.per_cell)[: args.limit], ""
     plan = byo_plan(name, prompts, args.n, args.temperature, args.max_new_tokens, args.seed, task, fmt)
     store = Store()
-    summary = build(plan, store=store, batch_prompts=args.batch_prompts)
+    summary = build(plan, store=store, batch_prompts=args.batch_prompts, engine=args.engine,
+                    ray_options=_ray_options(args))
     for run, key in zip(plan, summary["run_keys"]):
         acc = store.sql("SELECT count(*) AS n, avg(correct::DOUBLE) AS acc, avg(gen_tokens) AS tok FROM samples "
                         "WHERE run_key = ?", [key]).iloc[0]
@@ -236,7 +247,14 @@ def main(argv: list[str] | None = None) -> int:
     bc.add_argument("--per-cell", type=int, default=16, help="held-out prompts per (operators, digits) cell")
     bc.add_argument("--quick", action="store_true", help="tiny pools (for tests)")
     bc.add_argument("--batch-prompts", type=int, default=16, help="prompts per committed batch")
-    bc.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    bc.add_argument("--threads", type=int, default=None, help="torch CPU threads (with --engine ray: per worker)")
+    bc.add_argument("--engine", choices=("hf", "ray", "vllm"), default="hf",
+                    help="hf: this process (default); ray: HF engines in the workers of a Ray cluster "
+                    "(pip install -r requirements-scale.txt); vllm: vLLM on a CUDA GPU (requirements-vllm.txt)")
+    bc.add_argument("--ray-address", default=None, help="with --engine ray: a running cluster (default: "
+                    "$RAY_ADDRESS, else a local Ray instance on this machine)")
+    bc.add_argument("--workers", type=int, default=None, help="with --engine ray: workers, one engine actor "
+                    "each (default: one per free CPU)")
     byo = bc.add_argument_group("bring your own model (instead of the zoo)")
     byo.add_argument("--model", metavar="PATH_OR_NAME", help="a registered model, or a model folder (registered "
                      "under its folder name first)")

@@ -67,6 +67,16 @@ def load_engine(name: str, device: str = "cpu"):
         return _engine(name, str(path), device, chat, name in reg)
 
 
+def model_identity(name: str) -> tuple[str, bool]:
+    """(fingerprint, chat template applied) of model ``name`` as load_engine loads it, without loading it: what a run
+    key needs where the model runs elsewhere (a Ray worker, vLLM)."""
+    path = model_path(name)
+    entry = registered_models().get(name)
+    if entry:
+        return model_fingerprint(path), bool(entry.get("chat_template", False))
+    return registry.fingerprint(path), False
+
+
 _NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]{0,79}")
 _TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "vocab.json", "tokenizer_config.json")
 # what else shapes the text a model reads and writes: a change to any of them is another model for run keys

@@ -12,12 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from backend.engines.base import LOGPROB_KIND, SamplingParams
+from backend.engines.base import HF_ENGINE, LOGPROB_KIND, Engine, SamplingParams
 from backend.store import Store, commit_batch
 from backend.strategies import RunContext, get_strategy
 from backend.tasks import PromptRecord, get_task
-
-ENGINE = "hf-own-loop-v1"  # bump when the engine changes what a seed produces
 
 
 def verifier_fingerprint(name: str | None) -> str | None:
@@ -57,19 +55,20 @@ class RunSpec:
     def param_dict(self) -> dict:
         return dict(self.params)
 
-    def key(self, model_fingerprint: str, chat_template: bool = False) -> str:
+    def key(self, model_fingerprint: str, chat_template: bool = False, engine_id: str = HF_ENGINE) -> str:
         ident = {"model": self.model, "fingerprint": model_fingerprint, "strategy": self.strategy,
                  "params": self.param_dict, "sampling": self.sampling.as_dict(), "verifier": self.verifier,
-                 "task": self.task, "engine": ENGINE, "logprob_kind": LOGPROB_KIND}
+                 "task": self.task, "engine": engine_id, "logprob_kind": LOGPROB_KIND}
         # what else shapes the text the model reads or where it stops; only when set, so older keys stay valid
         more = {"prompt_format": self.prompt_format, "chat_template": chat_template,
                 "stop": list(get_task(self.task).stop), "verifier_weights": verifier_fingerprint(self.verifier)}
         ident.update({k: v for k, v in more.items() if v})
         return hashlib.blake2b(json.dumps(ident, sort_keys=True).encode(), digest_size=10).hexdigest()
 
-    def key_for(self, engine) -> str:
-        """The run key of this spec on a loaded engine (its weights, and whether it applies a chat template)."""
-        return self.key(engine.fingerprint, bool(getattr(engine, "chat_template", False)))
+    def key_for(self, engine: Engine) -> str:
+        """The run key of this spec on a loaded engine (its weights, whether it applies a chat template, and what
+        its seeds produce: the HF engine and its Ray wrapper share keys, vLLM has its own)."""
+        return self.key(engine.fingerprint, bool(engine.chat_template), engine.engine_id)
 
     def describe_prompts(self, chat_template: bool = False) -> str:
         """How the prompts were presented, for ``runs.notes`` ("" for the task's one default format)."""
@@ -77,11 +76,11 @@ class RunSpec:
         return "; ".join(parts + (["chat template applied"] if chat_template else []))
 
     def run_row(self, key: str, n_params: int, model_fingerprint: str, source: str = "zoo",
-                chat_template: bool = False) -> dict:
+                chat_template: bool = False, engine_id: str = HF_ENGINE) -> dict:
         return {"run_key": key, "model": self.model, "model_params": n_params, "model_fingerprint": model_fingerprint,
                 "task": self.task, "strategy": self.strategy, "strategy_params": json.dumps(self.param_dict, sort_keys=True),
                 "sampling": json.dumps(self.sampling.as_dict(), sort_keys=True), "verifier": self.verifier,
-                "engine": ENGINE, "seed": self.sampling.seed, "logprob_kind": LOGPROB_KIND, "source": source,
+                "engine": engine_id, "seed": self.sampling.seed, "logprob_kind": LOGPROB_KIND, "source": source,
                 "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                 "notes": "; ".join(x for x in (self.notes, self.describe_prompts(chat_template)) if x)}
 
@@ -98,8 +97,8 @@ class RunReport:
     outcomes: list = field(default_factory=list)
 
 
-def commit_outcomes(key: str, run_row: dict, outcomes: list, store: Store) -> dict[str, list[dict]]:
-    """Commit the outcomes of some prompts as one atomic batch; returns the rows written."""
+def outcome_tables(key: str, run_row: dict, outcomes: list) -> dict[str, list[dict]]:
+    """The store's rows for the outcomes of some prompts of one run (one batch)."""
     tables: dict[str, list[dict]] = {"runs": [run_row], "prompts": [o.prompt.row() for o in outcomes],
                                      "samples": [], "nodes": [], "scores": [], "results": []}
     for o in outcomes:
@@ -107,41 +106,56 @@ def commit_outcomes(key: str, run_row: dict, outcomes: list, store: Store) -> di
             tables[name] += [{"run_key": key, **r} for r in getattr(o, name)]
         if o.result:
             tables["results"].append({"run_key": key, **o.result})
+    return tables
+
+
+def commit_outcomes(key: str, run_row: dict, outcomes: list, store: Store) -> dict[str, list[dict]]:
+    """Commit the outcomes of some prompts as one atomic batch; returns the rows written."""
+    tables = outcome_tables(key, run_row, outcomes)
     commit_batch(tables, store.root)
     return tables
 
 
+def run_context(spec: RunSpec, engine: Engine, verifier=None, **kw) -> RunContext:
+    """The strategy's context for ``spec`` on ``engine`` (its verifier loaded by name unless given); ``kw``:
+    max_seconds, progress, max_rows. Local and distributed builds both make it here."""
+    if verifier is None and spec.verifier:
+        from backend.verifiers import get_verifier
+
+        verifier = get_verifier(spec.verifier)
+    return RunContext(engine=engine, task=get_task(spec.task), sampling=spec.sampling, params=spec.param_dict,
+                      verifier=verifier, **kw)
+
+
+def batches(todo: list[PromptRecord], batch_prompts: int) -> list[list[PromptRecord]]:
+    """The prompts of each committed batch: results of batch-level strategies (adaptive allocation) depend on it,
+    so every executor cuts the same way."""
+    if batch_prompts < 1:
+        raise ValueError("batch_prompts must be at least 1")
+    return [todo[i : i + batch_prompts] for i in range(0, len(todo), batch_prompts)]
+
+
 def execute(spec: RunSpec, prompts: list[PromptRecord], *, store: Store | None = None, root: Path | None = None,
             batch_prompts: int = 16, max_seconds: float | None = None, keep_outcomes: bool = False,
-            on_batch: Callable[[RunReport, int], None] | None = None, engine=None, verifier=None,
+            on_batch: Callable[[RunReport, int], None] | None = None, engine: Engine | None = None, verifier=None,
             source: str = "zoo", progress=None, max_rows: int | None = None) -> RunReport:
     """Run ``spec`` on every prompt not yet stored for it; commit after each batch of ``batch_prompts`` prompts.
 
     ``on_batch(report, total_todo)`` is called after every commit (progress bars, cancellation by raising)."""
     from backend import models
 
-    if batch_prompts < 1:
-        raise ValueError("batch_prompts must be at least 1")
     engine = engine or models.load_engine(spec.model)
-    fp = engine.fingerprint
-    chat = bool(getattr(engine, "chat_template", False))
     key = spec.key_for(engine)
     store = store or Store(root)
     store.refresh()
     done = store.done_prompts(key)
     todo = [p for p in prompts if p.key not in done]
     report = RunReport(key, prompts_skipped=len(prompts) - len(todo))
-    if verifier is None and spec.verifier:
-        from backend.verifiers import get_verifier
-
-        verifier = get_verifier(spec.verifier)
-    ctx = RunContext(engine=engine, task=get_task(spec.task), sampling=spec.sampling, params=spec.param_dict,
-                     verifier=verifier, max_seconds=max_seconds, progress=progress, max_rows=max_rows)
+    ctx = run_context(spec, engine, verifier, max_seconds=max_seconds, progress=progress, max_rows=max_rows)
     strategy = get_strategy(spec.strategy)
-    run_row = spec.run_row(key, engine.n_params, fp, source, chat)
+    run_row = spec.run_row(key, engine.n_params, engine.fingerprint, source, engine.chat_template, engine.engine_id)
     t0 = time.monotonic()
-    for i in range(0, len(todo), batch_prompts):
-        batch = todo[i : i + batch_prompts]
+    for batch in batches(todo, batch_prompts):
         outcomes = strategy(ctx, batch)
         tables = commit_outcomes(key, run_row, outcomes, store)
         report.prompts_done += len(batch)
