@@ -33,7 +33,8 @@ POOL_STRATEGIES = ("pass@k", "maj@k", "best-of-k", "weighted-maj@k")  # computed
 ORACLE_SELECTION = ("pass@k",)  # picks a correct sample whenever there is one: coverage, an upper bound
 # the parameters strategies read (backend/strategies): anything else in a run's parameters cannot change its output
 PARAM_COLUMNS = {"width": 0, "max_steps": 0, "aggregate": "", "select": "", "mode": "", "allocation": "",
-                 "probe": 0, "direct": "", "threshold": float("nan")}
+                 "probe": 0, "direct": "", "threshold": float("nan"), "expert": "", "anti_expert": "",
+                 "alpha": float("nan")}
 META_COLUMNS = {"model": "", "strategy": "", "temperature": 0.0, "verifier": "", "k": 0, "deployable": True,
                 "run_key": "", "mc_se": float("nan"), **PARAM_COLUMNS}
 POINT_KEY = ["model", "strategy", "temperature", "verifier", "k", *PARAM_COLUMNS]  # what makes two points different

@@ -69,6 +69,10 @@ class HFEngine(TextCodec):
         return self.model.config
 
     # -- sampling ----------------------------------------------------------------------------------------------
+    def new_cache(self):
+        """The KV cache of one decode (a composite engine, e.g. proxy tuning, holds one per model)."""
+        return DynamicCache()
+
     def rows_per_pass(self, prompt_len: int, max_new_tokens: int) -> int:
         per_row = self._kv_bytes_per_token * (prompt_len + max_new_tokens)
         return int(max(1, min(8192, KV_BUDGET_BYTES // per_row)))
@@ -150,7 +154,7 @@ class HFEngine(TextCodec):
             inp[r, width - len(p) :] = torch.tensor(p, device=dev)
             mask[r, width - len(p) :] = 1
         pos = (mask.cumsum(-1) - 1).clamp(min=0)
-        cache = DynamicCache()
+        cache = self.new_cache()
         logits = self.model(input_ids=inp, attention_mask=mask, position_ids=pos, cache=cache,
                             use_cache=True).logits[:, -1, :].float()
         # one cache row per sample: prefill each prompt once, then repeat it
