@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import difflib
 
-from backend.strategies import adaptive, beam, budget_forcing, dvts, greedy, route, sample_pool
+from backend.strategies import adaptive, beam, budget_forcing, dvts, greedy, learned_route, proxy, route, sample_pool
 from backend.strategies.base import Outcome, RunContext, Strategy
 
 STRATEGIES: dict[str, Strategy] = {
@@ -14,6 +14,8 @@ STRATEGIES: dict[str, Strategy] = {
     "budget_forcing": budget_forcing.run,
     "adaptive": adaptive.run,
     "route": route.run,
+    "learned_route": learned_route.run,
+    "proxy": proxy.run,
 }
 
 

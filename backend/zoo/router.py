@@ -1,0 +1,206 @@
+"""A learned think / no-think router (after Thinkless, Fang et al. 2025), trained by supervision, not RL.
+
+One model chooses its own mode: the first token it writes is the mode token — ``T`` opens a chain of thought
+(``T:…;…\\nA:N``, "think") and ``A`` the short answer (``A:N``, "short"); the zoo's shared character tokenizer
+needs no new token for it. The router starts from a CoT member and is fine-tuned on both formats of every training
+prompt; the mode token is supervised only on the labelled format: "short" when a reference direct (no-reasoning)
+member's greedy answer to that prompt is right, "think" otherwise. So it learns both answers for every prompt and
+when the short one is worth trusting. Its training FLOPs (card) = the base's + the reference's labelling passes
+(compute.sample_flops) + the fine-tune (compute.training_flops, 6·N·D).
+"""
+from __future__ import annotations
+
+import json
+import math
+import random
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from backend.analysis.compute import model_shape, sample_flops, training_flops
+from backend.engines.base import SamplingParams
+from backend.tasks import arith
+from backend.zoo import finetune, registry
+
+MODE_TOKENS = {"think": arith.THINK_MARK[0], "short": arith.ANSWER_MARK.strip()[0]}  # "T", "A"
+MODES = tuple(MODE_TOKENS)
+LABEL_CHUNK = 512  # reference prompts labelled (and saved) at a time
+SAVE_EVERY = 200  # optimiser steps between saved training states
+
+
+def mode_of(text: str | None) -> str | None:
+    """The mode a router's completion chose, from its first character (None when it is neither mode token)."""
+    if not isinstance(text, str) or not text:
+        return None
+    return next((m for m, t in MODE_TOKENS.items() if text.startswith(t)), None)
+
+
+def mode_logprobs(engine, texts: list[str]) -> np.ndarray:
+    """Raw log-probs [prompts, 2] of the two mode tokens (think, short) as the first token after each prompt: the
+    logits the decode's own prefill computes (so reading them costs nothing a run does not already pay)."""
+    ids = [engine.token_id(MODE_TOKENS[m]) for m in MODES]
+    out = np.empty((len(texts), len(MODES)))
+    with torch.inference_mode():
+        for i, text in enumerate(texts):
+            x = torch.tensor([engine.prompt_ids(text)], device=engine.device)
+            lp = torch.log_softmax(engine.model(input_ids=x).logits[0, -1].float(), dim=-1)
+            out[i] = lp[ids].cpu().numpy()
+    return out
+
+
+@dataclass(frozen=True)
+class RouterConfig:
+    base: str  # the CoT member the router starts from
+    reference: str  # the direct member whose greedy answer labels a prompt "short" when it is right
+    name: str = ""  # the new member's name (default "<base>-router")
+    n_prompts: int = 40_000  # training prompts (each gives one think and one short example)
+    lr: float = 3e-4  # peak AdamW learning rate (20 warm-up steps, cosine to a tenth)
+    epochs: int = 1
+    batch_size: int = 128  # sequences per step
+    seed: int = 0  # prompt stream, trace sampling and batch order
+
+    def __post_init__(self):
+        for field in ("n_prompts", "epochs", "batch_size"):
+            if getattr(self, field) < 1:
+                raise ValueError(f"router {field} must be at least 1, got {getattr(self, field)}")
+        if not self.lr > 0:
+            raise ValueError(f"router lr must be positive, got {self.lr}")
+
+    @property
+    def member(self) -> str:
+        return self.name or f"{self.base}-router"
+
+
+def _problems(cfg: RouterConfig) -> list[arith.Problem]:
+    stream = arith.train_stream(f"router-{cfg.seed}")
+    return [next(stream) for _ in range(cfg.n_prompts)]
+
+
+def reference_labels(cfg: RouterConfig, problems: list[arith.Problem], state: Path, quiet: bool = False) -> dict:
+    """Per prompt, whether the reference's greedy answer is right ("short"), and what labelling cost; resumable."""
+    from backend.models import load_engine
+
+    path = state / "labels.json"
+    saved = json.loads(path.read_text()) if path.exists() else {"short": [], "flops": 0.0, "tokens": 0, "wall_s": 0.0}
+    engine = load_engine(cfg.reference)
+    shape = model_shape(engine)
+    greedy = SamplingParams(temperature=0, max_new_tokens=24)
+    while len(saved["short"]) < len(problems):
+        t0 = time.monotonic()
+        chunk = problems[len(saved["short"]) : len(saved["short"]) + LABEL_CHUNK]
+        gens = engine.sample([p.prompt for p in chunk], greedy, keys=[p.expr for p in chunk])
+        for p, (g,) in zip(chunk, gens):
+            saved["short"].append(bool(arith.check_answer(p.expr, arith.parse(g.text).answer)))
+            saved["flops"] += float(sample_flops(shape, g.prompt_tokens, g.gen_tokens))
+            saved["tokens"] += g.prompt_tokens + g.gen_tokens
+        saved["wall_s"] += time.monotonic() - t0
+        finetune.save_json(path, saved)
+        if not quiet:
+            print(f"[router labels] {len(saved['short'])}/{len(problems)}", file=sys.stderr)
+    return saved
+
+
+def examples(problems: list[arith.Problem], short: list[bool], recipe: dict, seed: int) -> list[tuple[str, str, bool]]:
+    """(prompt, completion, mode supervised) — a think and a short example per prompt, the mode token supervised on
+    the labelled one. Think traces follow the base's data recipe (wait traces, single or multi path)."""
+    rng = random.Random(f"router-{seed}-fmt")
+    path_rng = random.Random(f"router-{seed}-path") if recipe.get("paths") == "multi" else None
+    out = []
+    for p, s in zip(problems, short):
+        cot = arith.cot_text(p, rng, recipe.get("p_fix", 0.0), recipe.get("p_recheck", 0.0), path_rng)
+        out += [(p.prompt, cot, not s), (p.prompt, arith.direct_text(p), s)]
+    return out
+
+
+def pack_examples(tok, batch: list[tuple[str, str, bool]]) -> dict:
+    """finetune.pack, with the mode token's label masked where that example's mode is not the prompt's label."""
+    packed = finetune.pack(tok, [(p, c) for p, c, _ in batch])
+    plen = [len(tok(p, add_special_tokens=False)["input_ids"]) for p, _, _ in batch]
+    for r, (_, _, supervised) in enumerate(batch):
+        if not supervised:
+            packed["labels"][r, plen[r]] = -100
+    return packed
+
+
+def _lr(cfg: RouterConfig, step: int, total: int) -> float:
+    warm = min(1.0, (step + 1) / 20)
+    return cfg.lr * warm * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, step / max(1, total)))))
+
+
+def train_router(cfg: RouterConfig, *, state_dir: Path | None = None, quiet: bool = False,
+                 eval_per_cell: int | None = None) -> dict:
+    """Label, fine-tune ``cfg.base`` into a router, save it as ``cfg.member`` (fmt "router"); returns its card."""
+    base_card = registry.read_card(cfg.base)
+    ref_card = registry.read_card(cfg.reference)
+    if base_card.get("fmt") != "cot" or ref_card.get("fmt") != "direct":
+        raise ValueError(f"a router starts from a CoT member and is labelled by a direct one; got {cfg.base} "
+                         f"({base_card.get('fmt')}) and {cfg.reference} ({ref_card.get('fmt')})")
+    state = finetune.state_path("router", cfg.member, state_dir)
+    problems = _problems(cfg)
+    labels = reference_labels(cfg, problems, state, quiet)
+    data = examples(problems, labels["short"], base_card.get("recipe") or {}, cfg.seed)
+    model, tok = registry.load_member(cfg.base)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=(0.9, 0.95), weight_decay=0.1)
+    per_epoch = math.ceil(len(data) / cfg.batch_size)
+    st = {"step": 0, "tokens": 0, "wall_s": 0.0, "loss": float("nan")}
+    ckpt = state / "state.pt"
+    if ckpt.exists():
+        saved = torch.load(ckpt, weights_only=False)
+        model.load_state_dict(saved["model"])
+        opt.load_state_dict(saved["opt"])
+        st.update(saved["stats"])
+    model.train()
+    t0, ema = time.monotonic(), None
+    while st["step"] < cfg.epochs * per_epoch:
+        epoch, i = divmod(st["step"], per_epoch)
+        order = list(range(len(data)))
+        random.Random(f"router-{cfg.seed}-{epoch}").shuffle(order)
+        batch = pack_examples(tok, [data[j] for j in order[i * cfg.batch_size : (i + 1) * cfg.batch_size]])
+        for g in opt.param_groups:
+            g["lr"] = _lr(cfg, st["step"], cfg.epochs * per_epoch)
+        loss = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], labels=batch["labels"]).loss
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        st["step"] += 1
+        st["tokens"] += int(batch["attention_mask"].sum())
+        ema = loss.item() if ema is None else 0.98 * ema + 0.02 * loss.item()
+        st["loss"] = ema
+        if st["step"] % SAVE_EVERY == 0 or st["step"] == cfg.epochs * per_epoch:
+            st["wall_s"] += time.monotonic() - t0
+            t0 = time.monotonic()
+            finetune.save_state(ckpt, {"model": model.state_dict(), "opt": opt.state_dict(), "stats": st})
+            if not quiet:
+                print(f"[router] step {st['step']}/{cfg.epochs * per_epoch}, loss {ema:.4f}", file=sys.stderr)
+    model.eval()
+    ft_flops = training_flops(base_card["params"], st["tokens"])
+    fine_tune = {
+        "method": "supervised mode labels (Thinkless-style; no RL)", "config": asdict(cfg),
+        "reference": cfg.reference, "label_rule": f"short when {cfg.reference}'s greedy answer is right, else think",
+        "labelled_short": round(float(np.mean(labels["short"])), 4), "tokens": st["tokens"],
+        "flops": ft_flops + labels["flops"], "flops_training": ft_flops, "flops_labels": labels["flops"],
+        "wall_s": st["wall_s"] + labels["wall_s"], "final_loss": round(st["loss"], 4),
+        "mode_tokens": MODE_TOKENS,
+    }
+    card = finetune.save_finetuned(model, tok, base_card, cfg.member, fine_tune, "router", eval_per_cell=eval_per_cell)
+    if eval_per_cell != 0:
+        card["heldout_short_share"] = heldout_short_share(cfg.member, eval_per_cell or arith.EVAL_PER_CELL)
+        registry.write_card(cfg.member, card)
+    return card
+
+
+def heldout_short_share(member: str, per_cell: int) -> dict:
+    """Share of held-out prompts on which the router's greedy completion chooses the short mode, per band."""
+    from backend.zoo.evaluate import BANDS, greedy_texts
+
+    model, tok = registry.load_member(member)
+    problems = arith.eval_split(per_cell)
+    modes = [mode_of(t) for t in greedy_texts(model, tok, [p.prompt for p in problems], 200)]
+    share = lambda ms: round(sum(m == "short" for m in ms) / max(1, len(ms)), 4)
+    out = {b: share([m for p, m in zip(problems, modes) if p.n_ops in ops]) for b, ops in BANDS.items()}
+    return {**out, "overall": share(modes)}
