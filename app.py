@@ -17,6 +17,7 @@ PAGES = {
         st.Page("pages/spread.py", title="Spread", icon=":material/scatter_plot:"),
         st.Page("pages/adaptive.py", title="Adaptive compute", icon=":material/tune:"),
         st.Page("pages/reasoning.py", title="Reasoning vs not", icon=":material/psychology:"),
+        st.Page("pages/other_levers.py", title="Other levers", icon=":material/alt_route:"),
     ],
     "Look closer": [
         st.Page("pages/traces.py", title="Traces", icon=":material/search:"),
