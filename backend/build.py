@@ -10,6 +10,7 @@ from tqdm import tqdm
 
 from backend.engines.base import SamplingParams
 from backend.jobs import write_progress
+from backend.levers_plan import lever_runs
 from backend.runner import RunSpec, execute, score_pool
 from backend.store import Store
 from backend.store.lock import build_lock
@@ -40,54 +41,103 @@ def _max_tokens(card: dict) -> int:
     return COT_TOKENS if card["fmt"] == "cot" else DIRECT_TOKENS
 
 
+FULL_PATHS = ("multi",)  # reasoning-path variants that get every kind of run; the others greedy + the main pool
+
+
+def role(card: dict) -> str:
+    """What a zoo member is for: "checkpoint" (of training), "seed" (another training seed), "ablation" (another
+    data recipe: no "wait" traces) or "final" (the main recipe, of either reasoning-path variant), from its card."""
+    from backend.analysis.selection import MAIN_RECIPE
+
+    recipe = card.get("recipe") or {}
+    if card.get("checkpoint_of"):
+        return "checkpoint"
+    if card.get("seed", MAIN_RECIPE["seed"]) != MAIN_RECIPE["seed"]:
+        return "seed"
+    if card.get("fmt") == "cot" and (recipe.get("p_fix"), recipe.get("p_recheck")) != \
+            (MAIN_RECIPE["p_fix"], MAIN_RECIPE["p_recheck"]):
+        return "ablation"
+    return "final"
+
+
+def full_variant(card: dict) -> bool:
+    return (card.get("recipe") or {}).get("paths", "single") in FULL_PATHS
+
+
 def pool_runs(card: dict, prompts: tuple[PromptRecord, ...], quick: bool = False) -> list[PlannedRun]:
-    """Greedy for every member; pools by kind: final CoT n=256 at MAIN_T and 64 at SIDE_T; direct n=64; the
-    no-wait ablation greedy only; training checkpoints a small pool of 32."""
+    """Greedy for every member; pools by role: final CoT models of a full variant n=256 at MAIN_T and 64 at SIDE_T,
+    of the other variant n=256 at MAIN_T only; direct n=64; other seeds 64; training checkpoints 32; ablations
+    greedy only."""
     name, mt = card["name"], _max_tokens(card)
     greedy = SamplingParams(temperature=0, max_new_tokens=mt)
     runs = [RunSpec.make(name, "greedy", greedy)]
     pool = lambda n, t: RunSpec.make(name, "sample", SamplingParams(n=n, temperature=t, max_new_tokens=mt, seed=0))
+    kind = role(card)
     if quick:
         runs.append(pool(8, MAIN_T))
-    elif card.get("checkpoint_of"):
+    elif kind == "checkpoint":
         runs.append(pool(32, MAIN_T))
-    elif name.endswith("-nowait"):
+    elif kind == "seed":
+        runs.append(pool(64, MAIN_T))
+    elif kind == "ablation":
         pass
     elif card["fmt"] == "cot":
-        runs += [pool(256, MAIN_T)] + [pool(64, t) for t in SIDE_T]
+        runs += [pool(256, MAIN_T)] + ([pool(64, t) for t in SIDE_T] if full_variant(card) else [])
     else:
         runs.append(pool(64, MAIN_T))
     return [PlannedRun(s, prompts) for s in runs]
 
 
 SEARCH_BUDGETS = (4, 16, 64)
-SEARCH_VERIFIERS = ("learned", "steps")
+# value heads on a 0.8M and a 3.2M backbone, trained alike (python -m backend train-verifier --name …): a verifier no
+# stronger than the policy and one stronger than the small policies; the exact checker is the upper bound
+SEARCH_VERIFIERS = ("learned-0.8m", "learned-3.2m", "steps")
+NOISY_RATES = (0.05, 0.1, 0.2, 0.3)  # the exact checker with label noise: how good must a verifier be?
+NOISY_BUDGETS = (4, 16)
 FORCING_BUDGETS = (8, 16, 24, 32, 48, 64, 96, 128)
 ADAPTIVE_BUDGETS = (4, 8, 16)
+ADAPTIVE_VERIFIER = "learned-3.2m"
 ROUTE_THRESHOLDS = (0.3, 0.6, 0.9)
 
 
+def _verifiers_for(card: dict, quick: bool) -> tuple[str, ...]:
+    """Search verifiers a policy is run with: each learned verifier that exists, except one smaller than the policy
+    (the 0.8M verifier is kept off the 3.2M policy), and the exact checker."""
+    from backend.verifiers.learned import verifier_dir
+
+    if quick:
+        return ("steps",)
+    have = [v for v in SEARCH_VERIFIERS if not v.startswith("learned") or (verifier_dir(v) / "model.safetensors").exists()]
+    return tuple(v for v in have if not (v == "learned-0.8m" and card["params"] > 1_000_000))
+
+
 def strategy_runs(cards: list[dict], prompts: tuple[PromptRecord, ...], quick: bool = False) -> list[PlannedRun]:
-    """Beam search and DVTS (budgets 4/16/64, learned and exact verifiers), budget forcing at 8 thinking budgets,
-    adaptive vs uniform allocation, and think/no-think routing — for every final CoT model."""
-    finals = [c for c in cards if c["fmt"] == "cot" and not c.get("checkpoint_of") and not c["name"].endswith("-nowait")]
-    directs = {c["params"]: c["name"] for c in cards if c["fmt"] == "direct" and not c.get("checkpoint_of")}
+    """For every final CoT model of a full variant: beam search and DVTS (budgets 4/16/64, each learned verifier
+    and the exact checker), beam with the noisy exact checker at 4 error rates (budgets 4 and 16; policies under
+    1M parameters), budget forcing at 8 thinking budgets in two modes, adaptive vs uniform allocation, and
+    think / no-think routing to the direct model closest in size."""
+    finals = [c for c in cards if c["fmt"] == "cot" and role(c) == "final" and (quick or full_variant(c))]
+    directs = {c["params"]: c["name"] for c in cards if c["fmt"] == "direct" and role(c) == "final"}
     budgets = SEARCH_BUDGETS[:1] if quick else SEARCH_BUDGETS
     step = SamplingParams(temperature=MAIN_T, max_new_tokens=COT_TOKENS)
     runs = []
     for c in finals:
         name = c["name"]
         for strategy in ("beam", "dvts"):
-            for verifier in SEARCH_VERIFIERS[1:] if quick else SEARCH_VERIFIERS:
+            for verifier in _verifiers_for(c, quick):
                 runs += [RunSpec.make(name, strategy, step, {"budget": b, "width": 4}, verifier) for b in budgets]
+        if not quick and c["params"] < 1_000_000:
+            runs += [RunSpec.make(name, "beam", step, {"budget": b, "width": 4}, f"noisy:steps:{r:g}")
+                     for r in NOISY_RATES for b in NOISY_BUDGETS]
         for b in FORCING_BUDGETS[:2] if quick else FORCING_BUDGETS:
             sp = SamplingParams(n=2 if quick else 8, temperature=MAIN_T, max_new_tokens=b + 16)
             for mode in ("force",) if quick else ("force", "cap"):  # exact length (s1) and a plain cap
                 runs.append(RunSpec.make(name, "budget_forcing", sp, {"budget": b, "mode": mode}))
+        adaptive_verifier = "learned" if quick else ADAPTIVE_VERIFIER
         for b in ADAPTIVE_BUDGETS[:1] if quick else ADAPTIVE_BUDGETS:
             for alloc in ("adaptive", "uniform"):
                 runs.append(RunSpec.make(name, "adaptive", step, {"budget": b, "probe": 2, "allocation": alloc},
-                                         "learned"))
+                                         adaptive_verifier))
         if directs:  # route to the direct model closest in size
             direct = directs[min(directs, key=lambda p: abs(p - c["params"]))]
             greedy = SamplingParams(temperature=0, max_new_tokens=COT_TOKENS)
@@ -97,7 +147,7 @@ def strategy_runs(cards: list[dict], prompts: tuple[PromptRecord, ...], quick: b
 
 
 KINDS = {"greedy": ("greedy",), "pools": ("sample",), "search": ("beam", "dvts"), "forcing": ("budget_forcing",),
-         "adaptive": ("adaptive",), "route": ("route",)}
+         "adaptive": ("adaptive",), "route": ("route",), "router": ("learned_route",), "proxy": ("proxy",)}
 
 
 def default_plan(models: list[str] | None = None, per_cell: int = 16, quick: bool = False,
@@ -114,8 +164,10 @@ def default_plan(models: list[str] | None = None, per_cell: int = 16, quick: boo
             raise ValueError(f"no zoo members named {sorted(missing)}; train them first (python -m backend train-zoo)")
     plan = []
     for card in cards:
-        plan += pool_runs(card, prompts, quick)
+        if card.get("fmt") != "router":  # a router runs only as itself (learned_route)
+            plan += pool_runs(card, prompts, quick)
     plan += strategy_runs(cards, prompts, quick)
+    plan += lever_runs(cards, prompts, quick)
     wanted = {s for k in (kinds or KINDS) for s in KINDS[k]}
     plan = [r for r in plan if r.spec.strategy in wanted]
     if verifiers is not None:  # runs without a verifier always stay
@@ -133,7 +185,8 @@ def byo_plan(model: str, prompts: list[PromptRecord], n: int, temperature: float
             for strategy, sp in (("greedy", greedy), ("sample", pool))]
 
 
-POOL_VERIFIERS = ("learned",)  # oracle and exact-step scores of a finished trace are its correctness: not stored
+POOL_VERIFIERS = ("learned-0.8m", "learned-3.2m")  # rule-based scores are computed from texts (analysis.rescore)
+FALLBACK_POOL_VERIFIER = "learned"  # where neither is trained (the micro zoo of the tests, an older cache)
 
 
 def score_pools(plan: list[PlannedRun], store: Store, quiet: bool = False, keys: list[str] | None = None) -> int:
@@ -141,21 +194,34 @@ def score_pools(plan: list[PlannedRun], store: Store, quiet: bool = False, keys:
     the run key of each planned run as built (default: as the HF engine keys it)."""
     from backend.verifiers.learned import verifier_dir
 
-    pools = [r for r in plan if r.spec.strategy == "sample" and r.spec.task == "arith"]  # the verifier reads arith
-    if not pools:
-        return 0
-    if not (verifier_dir() / "model.safetensors").exists():
-        print("note: no learned verifier yet (python -m backend train-verifier); pools left unscored", file=sys.stderr)
+    from backend import models
+    from backend.zoo.registry import read_card
+
+    # the main pools of final models (the verifier reads arith); side temperatures, seeds and checkpoints unscored
+    pools = [r for r in plan if r.spec.strategy == "sample" and r.spec.task == "arith"
+             and r.spec.sampling.temperature == MAIN_T]
+    pools = [r for r in pools if _is_final(r.spec.model, read_card)]
+    trained = lambda v: (verifier_dir(v) / "model.safetensors").exists()
+    have = [v for v in POOL_VERIFIERS if trained(v)] or [v for v in (FALLBACK_POOL_VERIFIER,) if trained(v)]
+    if not pools or not have:
+        if pools:
+            print("note: no learned verifier yet (python -m backend train-verifier); pools left unscored",
+                  file=sys.stderr)
         return 0
     key_of = dict(zip(plan, keys or ()))
     n = 0
     for run in tqdm(pools, desc="score pools", unit="run", disable=quiet, file=sys.stderr):
-        from backend import models
-
         key = key_of[run] if keys is not None else run.spec.key_for(models.load_engine(run.spec.model))
-        for verifier in POOL_VERIFIERS:
+        for verifier in have:
             n += score_pool(key, verifier, store=store)
     return n
+
+
+def _is_final(model: str, read_card) -> bool:
+    try:
+        return role(read_card(model)) == "final"
+    except (FileNotFoundError, ValueError):
+        return True  # a registered model (bring your own) has no card: its pool is scored
 
 
 def build(plan: list[PlannedRun], store: Store, batch_prompts: int = 16, quiet: bool = False,

@@ -132,9 +132,11 @@ def _train_verifier(args) -> int:
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    kw = dict(n_prompts=300, epochs=1, heldout_per_cell=2, generators=tuple(args.generators), init_from=args.init_from) \
-        if args.quick else dict(generators=tuple(args.generators), init_from=args.init_from)
-    train(**kw)
+    from backend.verifiers.learned import verifier_dir
+
+    kw = dict(generators=tuple(args.generators), init_from=args.init_from, paths=args.paths,
+              out=verifier_dir(args.name), epochs=args.epochs)
+    train(**(kw | dict(n_prompts=300, epochs=1, heldout_per_cell=2) if args.quick else kw))
     return 0
 
 
@@ -155,6 +157,23 @@ def _compact(args) -> int:
     if args.derive:
         out["derived"] = derived.precompute(store)  # the app reads these on first load
     print(json.dumps(out, indent=2))
+    return 0
+
+
+def _migrate_flops(args) -> int:
+    import json
+
+    from backend.explore import derived
+    from backend.explore import store as shared_store
+    from backend.migrate_flops import migrate
+    from backend.store.lock import build_lock
+
+    store = shared_store()  # the process's one store, also read by the derived data
+    with build_lock(store.root, say=lambda m: print(f"note: {m}", file=sys.stderr)):
+        out = migrate(store, drop_unmigratable=args.drop_unmigratable)
+    if args.derive:
+        out["derived"] = derived.precompute(store)
+    print(json.dumps(out, indent=2, default=str))
     return 0
 
 
@@ -305,6 +324,10 @@ def main(argv: list[str] | None = None) -> int:
     tv.add_argument("--generators", nargs="+", default=["cot-0.1m", "cot-0.1m@6M", "cot-0.8m"])
     tv.add_argument("--init-from", default="cot-0.8m", help="zoo member whose backbone the value head sits on")
     tv.add_argument("--quick", action="store_true", help="a tiny run (for tests)")
+    tv.add_argument("--name", default="learned", help="folder under cache/verifiers and the verifier's name")
+    tv.add_argument("--paths", choices=("single", "multi"), default="single",
+                    help="reduction order of the gold and one-slip contrast traces")
+    tv.add_argument("--epochs", type=int, default=3)
     tv.add_argument("--threads", type=int, default=None)
     tv.set_defaults(func=_train_verifier)
     cp = sub.add_parser("compact", help="merge all cache batches into one (faster loading; atomic)")
@@ -312,6 +335,11 @@ def main(argv: list[str] | None = None) -> int:
     cp.add_argument("--no-derive", dest="derive", action="store_false",
                     help="skip recomputing the app's derived data (budget points, claims) afterwards")
     cp.set_defaults(func=_compact)
+    mf = sub.add_parser("migrate-flops", help="recompute stored FLOPs with attention (no regeneration; compacts)")
+    mf.add_argument("--drop-unmigratable", action="store_true",
+                    help="leave out runs whose FLOPs cannot be recomputed from stored rows (search, forcing, …)")
+    mf.add_argument("--no-derive", dest="derive", action="store_false", help="skip recomputing derived data")
+    mf.set_defaults(func=_migrate_flops)
     be = sub.add_parser("bench", help="benchmarks that print and save their figures")
     be.add_argument("which", choices=BENCHES)
     be.add_argument("rest", nargs=argparse.REMAINDER, help="options of that benchmark")
@@ -324,6 +352,9 @@ def main(argv: list[str] | None = None) -> int:
     rp.add_argument("--heldout", action="store_true", help="with --tables: the 'wait' ablation on the 1,800 held-out "
                     "prompts too (runs both models)")
     rp.set_defaults(func=_report)
+    from backend.levers_cli import add_commands
+
+    add_commands(sub)  # measure-latency, train-router, train-dpo, report-levers
     ap.add_argument("--debug", action="store_true", help="print the traceback of a failure instead of one line")
     for p in sub.choices.values():  # also accepted after the command; SUPPRESS keeps a global --debug set
         p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import Callable
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -39,16 +40,18 @@ def _verify(store: Store) -> list[str]:
     return bad
 
 
-def compact(store: Store, drop_runs: set[str] = frozenset(), drop_scores_by: str | None = None) -> dict:
+def compact(store: Store, drop_runs: set[str] = frozenset(), drop_scores_by: str | None = None,
+            transform: Callable[[str, pa.Table], pa.Table] | None = None) -> dict:
     """Rewrite the store's readable batches as one batch (rows deduplicated by the first-batch rule, sorted by run
-    and prompt), leaving out the runs in ``drop_runs`` and the scores by ``drop_scores_by``; damaged batches are
-    quarantined intact. Returns what it did."""
+    and prompt), leaving out the runs in ``drop_runs`` and the scores by ``drop_scores_by``, each table passed
+    through ``transform(name, table)`` when given (a migration); damaged batches are quarantined intact. Returns
+    what it did."""
     store.refresh()
     _verify(store)
     damaged = store.damaged
     moved = [str(quarantine(store.root, name)) for name in damaged]
     old = store.batches
-    if len(old) <= 1 and not drop_runs and not drop_scores_by:
+    if len(old) <= 1 and not drop_runs and not drop_scores_by and transform is None:
         store.refresh()
         return {"batches_before": len(old), "batches_after": len(old), "quarantined": moved}
     keep = "WHERE run_key NOT IN (SELECT unnest(?::VARCHAR[]))"
@@ -58,7 +61,8 @@ def compact(store: Store, drop_runs: set[str] = frozenset(), drop_scores_by: str
         if name == "scores" and drop_scores_by:
             where, params = where + " AND verifier <> ?", params + [drop_scores_by]
         table = store.arrow(f"SELECT * EXCLUDE (batch) FROM {name} {where} ORDER BY {_ORDER[name]}", params)
-        tables[name] = table.cast(TABLES[name]) if table.num_rows else pa.Table.from_pylist([], TABLES[name])
+        table = table.cast(TABLES[name]) if table.num_rows else pa.Table.from_pylist([], TABLES[name])
+        tables[name] = transform(name, table).cast(TABLES[name]) if transform else table
         rows[name] = table.num_rows
     commit_batch(tables, store.root, replaces=old)
     for name in old:
