@@ -18,6 +18,7 @@ from typing import Callable, Iterator
 from backend.engines.base import Engine, Generation, ProgressFn, SamplingParams, TokenController
 from backend.engines.text import TextCodec
 
+START_ATTEMPTS = 3  # tries at starting a local instance
 OBJECT_STORE_MB = 256  # a local instance's shared-memory object store (Ray's default takes 30% of RAM)
 ATTRS = ("name", "n_params", "fingerprint", "engine_id", "chat_template", "eos", "eos_ids", "config",
          "token_control", "time_limit", "tok")  # what RayEngine mirrors of the engine in its actor
@@ -49,8 +50,16 @@ def cluster(address: str | None = None, num_cpus: int | None = None):
     if address:  # a real cluster: every node needs this checkout's code and a shared cache path
         ray.init(address=address, runtime_env={**env, "py_modules": [str(root / "backend")]}, log_to_driver=False)
     else:
-        ray.init(num_cpus=num_cpus, include_dashboard=False, _node_ip_address="127.0.0.1", runtime_env=env,
-                 object_store_memory=OBJECT_STORE_MB << 20, log_to_driver=False, configure_logging=False)
+        os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # a local instance reports nothing anywhere
+        for attempt in range(START_ATTEMPTS):
+            try:
+                ray.init(num_cpus=num_cpus, include_dashboard=False, _node_ip_address="127.0.0.1", runtime_env=env,
+                         object_store_memory=OBJECT_STORE_MB << 20, log_to_driver=False, configure_logging=False)
+                break
+            except Exception as e:  # Ray gives its raylet 30 s to register, which a loaded machine can exceed
+                ray.shutdown()
+                if "timed out" not in str(e) or attempt == START_ATTEMPTS - 1:
+                    raise
     try:
         yield ray
     finally:
