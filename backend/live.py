@@ -82,12 +82,11 @@ def plan(model: str, strategy: str, budget: int, temperature: float = MAIN_T, ve
                         max_new_tokens=budget + 16, seed=seed), {"budget": budget, "mode": "force"})
 
 
-def run(spec: RunSpec, prompt: PromptRecord, *, store: Store | None = None,
+def run(spec: RunSpec, prompt: PromptRecord, *, store: Store,
         on_token: Callable[[str], None] | None = None,
         on_progress: Callable[[int, int], None] | None = None) -> RunReport:
     """Run ``spec`` on one prompt now and store it. A single sample streams its text through ``on_token``; pools
     report (samples done, total) through ``on_progress``. Raising from a callback cancels: nothing is stored."""
-    store = store or Store()
     engine = models.load_engine(spec.model)
     if spec.strategy in ("greedy", "sample") and spec.sampling.n == 1 and on_token:
         return _streamed(spec, prompt, engine, store, on_token)

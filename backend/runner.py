@@ -9,7 +9,6 @@ import hashlib
 import json
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Callable
 
 from backend.engines.base import HF_ENGINE, LOGPROB_KIND, Engine, SamplingParams
@@ -135,8 +134,8 @@ def batches(todo: list[PromptRecord], batch_prompts: int) -> list[list[PromptRec
     return [todo[i : i + batch_prompts] for i in range(0, len(todo), batch_prompts)]
 
 
-def execute(spec: RunSpec, prompts: list[PromptRecord], *, store: Store | None = None, root: Path | None = None,
-            batch_prompts: int = 16, max_seconds: float | None = None, keep_outcomes: bool = False,
+def execute(spec: RunSpec, prompts: list[PromptRecord], *, store: Store, batch_prompts: int = 16,
+            max_seconds: float | None = None, keep_outcomes: bool = False,
             on_batch: Callable[[RunReport, int], None] | None = None, engine: Engine | None = None, verifier=None,
             source: str = "zoo", progress=None, max_rows: int | None = None) -> RunReport:
     """Run ``spec`` on every prompt not yet stored for it; commit after each batch of ``batch_prompts`` prompts.
@@ -146,7 +145,6 @@ def execute(spec: RunSpec, prompts: list[PromptRecord], *, store: Store | None =
 
     engine = engine or models.load_engine(spec.model)
     key = spec.key_for(engine)
-    store = store or Store(root)
     store.refresh()
     done = store.done_prompts(key)
     todo = [p for p in prompts if p.key not in done]

@@ -54,8 +54,9 @@ def app_cache(micro_cache, tmp_path_factory) -> Path:
             from backend.importer import import_generations
 
             test = REAL_DATA / "gsm8k_test.jsonl"
-            import_generations(REAL_DATA / "llama2-7b-sft_gsm8k_10x500.jsonl", test, [("llama2-7b-sft", 7_000_000_000)])
-            import_generations(REAL_DATA / "gsm8k_gpt3_6b_175b_verifier_solutions.jsonl", test)
+            import_generations(REAL_DATA / "llama2-7b-sft_gsm8k_10x500.jsonl", test, [("llama2-7b-sft", 7_000_000_000)],
+                               store=explore.store())
+            import_generations(REAL_DATA / "gsm8k_gpt3_6b_175b_verifier_solutions.jsonl", test, store=explore.store())
     finally:
         if old is None:
             os.environ.pop("TTC_CACHE")

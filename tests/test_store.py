@@ -113,7 +113,9 @@ from backend.engines.base import SamplingParams
 from backend.runner import RunSpec, execute
 from backend.tasks import arith_prompts
 spec = RunSpec.make("micro-cot-a", "sample", SamplingParams(n=16, temperature=1.0, max_new_tokens=60))
-execute(spec, arith_prompts(2), batch_prompts=3, on_batch=lambda r, t: print("committed", r.prompts_done, flush=True))
+from backend.store import Store
+execute(spec, arith_prompts(2), store=Store(), batch_prompts=3,
+        on_batch=lambda r, t: print("committed", r.prompts_done, flush=True))
 """
 
 

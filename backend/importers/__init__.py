@@ -73,7 +73,7 @@ def import_file(path: str | Path, store: Store, *, fmt: str = "auto", test: str 
         if test is None:
             raise ValueError(f"{path} is a published GSM8K set ({detected}): give the test set, "
                              "--test gsm8k_test.jsonl")
-        return import_generations(path, test, models, fmt if fmt in PUBLISHED else "auto", store)
+        return import_generations(path, test, models, fmt if fmt in PUBLISHED else "auto", store=store)
     from backend.importers import generic, inspect_log, lm_eval, search_and_learn
 
     module = {"search-and-learn": search_and_learn, "lm-eval": lm_eval, "inspect": inspect_log,

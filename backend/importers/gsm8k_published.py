@@ -125,7 +125,7 @@ def load_test(path: str | Path) -> list[gsm8k.Problem]:
 
 
 def import_generations(path: str | Path, test_path: str | Path, models: list[tuple[str, int]] | None = None,
-                       fmt: str = "auto", store: Store | None = None) -> ImportReport:
+                       fmt: str = "auto", *, store: Store) -> ImportReport:
     """Import one generation file as runs (one per source in it), all in one batch; prompts are matched to the
     test set by question text. Idempotent: a run already stored for a prompt is not written again."""
     path = Path(path)
@@ -144,8 +144,6 @@ def import_generations(path: str | Path, test_path: str | Path, models: list[tup
         raise ValueError(f"{path}: none of its {len(sets)} problem sets has a question of {test_path} (matched by "
                          "question text); is that the GSM8K test set the file was generated from?")
     fp = file_fingerprint(path)
-    if store is None:  # the old call path (tests/conftest.py): the CLI passes its store
-        store = Store()
     by_source: dict[str, list[tuple[src.SampleSet, gsm8k.Problem]]] = defaultdict(list)
     for sset, problem in matched:
         by_source[sset.source_label].append((sset, problem))

@@ -1,0 +1,30 @@
+"""One owner per resource and clean layers, checked on the source: no library module builds its own store (the app,
+a CLI command or a benchmark owns it and passes it down), the backend never imports Streamlit, pages hold no SQL."""
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+OWNERS = ("backend/store/", "backend/cli.py", "backend/bench/", "backend/importers/bench.py",
+          "backend/explore/__init__.py")  # where a process's one store may be opened
+
+
+def _sources(folder: str):
+    for path in sorted((ROOT / folder).rglob("*.py")):
+        yield str(path.relative_to(ROOT)), path.read_text()
+
+
+def test_no_library_code_constructs_its_own_store():
+    offenders = [name for name, text in _sources("backend")
+                 if not name.startswith(OWNERS) and re.search(r"\bStore\(", text)]
+    assert not offenders, f"these build a hidden Store(): {offenders}"
+
+
+def test_backend_never_imports_streamlit():
+    offenders = [name for name, text in _sources("backend")
+                 if re.search(r"^\s*(import streamlit|from streamlit)", text, re.MULTILINE)]
+    assert not offenders
+
+
+def test_pages_hold_no_sql():
+    offenders = [name for name, text in _sources("pages") if re.search(r"\b(SELECT|INSERT INTO)\b .* FROM\b", text)]
+    assert not offenders
