@@ -22,14 +22,28 @@ def store() -> Store:
 
 
 def warm_up() -> None:
-    """Load the store in a background thread, so the first page that queries it does not wait for the load while
-    pages that read only derived data render at once. Safe to call many times."""
+    """At server start, in a background thread: open the store, load the derived points every analysis page reads,
+    then the Playground's default model, so neither a first page nor a first live run waits for them. Safe to call
+    many times; a failure here only means the first user pays the load (and sees its error)."""
     global _warming
     with _lock:
         if _warming or _store is not None:
             return
         _warming = True
-    threading.Thread(target=store, name="ttc-store-warm-up", daemon=True).start()
+    threading.Thread(target=_warm, name="ttc-warm-up", daemon=True).start()
+
+
+def _warm() -> None:
+    try:
+        from backend import models
+        from backend.explore import common, derived
+
+        derived.points(store())
+        finals = common.final_models("cot")
+        if finals:
+            models.load_engine(finals[0])
+    except Exception:  # noqa: BLE001 - warming is best effort: the page that needs the data reports the error
+        pass
 
 
 def reset_store() -> None:
