@@ -175,6 +175,20 @@ def default_plan(models: list[str] | None = None, per_cell: int = 16, quick: boo
     return plan
 
 
+def unplanned_runs(store: Store, per_cell: int = 16) -> dict[str, str]:
+    """Zoo runs in the store that the default plan no longer holds (run key -> "model strategy"): what a rebuilt
+    cache drops when its plan shrank (e.g. the single-path ablation keeps greedy and its main pool only). Live runs,
+    imports and registered models' runs are never in this list."""
+    from backend.models import model_identity
+
+    planned = set()
+    for run in default_plan(per_cell=per_cell):
+        fp, chat = model_identity(run.spec.model)
+        planned.add(run.spec.key(fp, chat))
+    runs = store.sql("SELECT run_key, model, strategy FROM runs WHERE source = 'zoo'")
+    return {k: f"{m} {s}" for k, m, s in runs.itertuples(index=False) if k not in planned}
+
+
 def byo_plan(model: str, prompts: list[PromptRecord], n: int, temperature: float, max_new_tokens: int = 256,
              seed: int = 0, task: str = "gsm8k", prompt_format: str = "") -> list[PlannedRun]:
     """A registered model (bring your own): greedy, and a pool of ``n`` samples at ``temperature`` from which the

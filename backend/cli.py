@@ -152,6 +152,12 @@ def _compact(args) -> int:
     drop = set()
     if args.drop_verifier:  # e.g. after retraining the learned verifier: its runs and pool scores are stale
         drop = set(store.sql("SELECT run_key FROM runs WHERE verifier = ?", [args.drop_verifier])["run_key"])
+    if args.prune_unplanned:
+        from backend.build import unplanned_runs
+
+        unplanned = unplanned_runs(store)
+        print(f"note: dropping {len(unplanned)} zoo runs the build plan no longer holds", file=sys.stderr)
+        drop |= set(unplanned)
     with build_lock(store.root, say=lambda m: print(f"note: {m}", file=sys.stderr)):
         out = compact(store, drop_runs=drop, drop_scores_by=args.drop_verifier)
     if args.derive:
@@ -332,6 +338,8 @@ def main(argv: list[str] | None = None) -> int:
     tv.set_defaults(func=_train_verifier)
     cp = sub.add_parser("compact", help="merge all cache batches into one (faster loading; atomic)")
     cp.add_argument("--drop-verifier", metavar="NAME", help="leave out runs using this verifier and its pool scores")
+    cp.add_argument("--prune-unplanned", action="store_true",
+                    help="leave out zoo runs the build plan no longer holds (live runs and imports stay)")
     cp.add_argument("--no-derive", dest="derive", action="store_false",
                     help="skip recomputing the app's derived data (budget points, claims) afterwards")
     cp.set_defaults(func=_compact)
