@@ -58,8 +58,11 @@ def cluster(address: str | None = None, num_cpus: int | None = None):
                 break
             except Exception as e:  # Ray gives its raylet 30 s to register, which a loaded machine can exceed
                 ray.shutdown()
-                if "timed out" not in str(e) or attempt == START_ATTEMPTS - 1:
+                if "timed out" not in str(e):
                     raise
+                if attempt == START_ATTEMPTS - 1:
+                    raise RuntimeError(f"a local Ray instance did not start in {START_ATTEMPTS} tries (the machine is "
+                                       "busy?); try again later or pass --ray-address") from e
     try:
         yield ray
     finally:
