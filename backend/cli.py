@@ -183,7 +183,7 @@ def _migrate_flops(args) -> int:
     return 0
 
 
-BENCHES = ("generation", "analysis", "app")
+BENCHES = ("generation", "analysis", "app", "load")
 
 
 def _bench(args) -> int:
