@@ -1,0 +1,68 @@
+"""Derived data keyed per run: after a new run only that run's points are computed, the shipped derived files are
+never deleted or rewritten, the combined points equal a fresh computation, and claims say when they are stale."""
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+
+from backend.engines.base import SamplingParams
+from backend.runner import RunSpec, execute
+from backend.tasks import arith_prompts
+
+
+@pytest.fixture()
+def cache(app_cache, tmp_path, monkeypatch):
+    from backend import explore
+
+    root = tmp_path / "cache"
+    shutil.copytree(app_cache, root, symlinks=True)
+    monkeypatch.setenv("TTC_CACHE", str(root))
+    explore.reset_store()
+    yield root
+    explore.reset_store()
+
+
+def _files(root):
+    return {p.relative_to(root / "derived"): p.read_bytes() for p in (root / "derived").rglob("*") if p.is_file()}
+
+
+def test_a_new_run_computes_only_its_own_points_and_keeps_the_shipped_files(cache, monkeypatch):
+    from backend import explore
+    from backend.analysis import points as P
+    from backend.explore import derived
+
+    derived.precompute(explore.store())
+    shipped = _files(cache)
+    before = derived.points()
+    computed = []
+    real = derived.collect_points
+    monkeypatch.setattr(derived, "collect_points", lambda store, **kw: computed.append(kw["run_keys"]) or real(store, **kw))
+    spec = RunSpec.make("micro-cot-a", "sample", SamplingParams(n=3, temperature=0.9, max_new_tokens=30, seed=7))
+    rep = execute(spec, arith_prompts(1)[:3], store=explore.store(), source="live")
+    after = derived.points()
+    assert computed == [[rep.run_key]]  # every other run came from the bundle
+    assert set(after.meta["run_key"]) == set(before.meta["run_key"]) | {rep.run_key}
+    now = _files(cache)
+    assert all(now.get(k) == v for k, v in shipped.items())  # nothing shipped deleted or rewritten
+    assert any(str(k).startswith(f"runs/{rep.run_key}-") for k in set(now) - set(shipped))
+    fresh = P.collect_points(explore.store())
+    mine = after.rows((after.meta["run_key"] == rep.run_key).to_numpy())
+    theirs = fresh.rows((fresh.meta["run_key"] == rep.run_key).to_numpy())
+    keys = np.intersect1d(mine.prompt_keys, theirs.prompt_keys)
+    assert np.allclose(mine.columns(keys).acc, theirs.columns(keys).acc, equal_nan=True)
+
+
+def test_claims_say_when_they_are_stale(cache):
+    from backend import explore
+    from backend.explore import derived
+
+    derived.precompute(explore.store())
+    assert derived.claims_status()["stale"] is False
+    spec = RunSpec.make("micro-cot-a", "greedy", SamplingParams(temperature=0, max_new_tokens=30))
+    execute(spec, arith_prompts(1)[-2:], store=explore.store(), source="live")
+    status = derived.claims_status()
+    assert status["stale"] is True and status["claims"] and status["runs_now"] == status["runs_then"] + 1
+    derived.claims()
+    assert derived.claims_status()["stale"] is False
