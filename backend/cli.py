@@ -230,8 +230,20 @@ def _tables(heldout: bool = False) -> int:
     print()
     finals = selection.final_models(models, "cot", have=set(pts.meta["model"]))
     print(summary.search_table(pts, finals).to_string(index=False))
-    print("\nlearned verifier on the main pools: pooled vs within-prompt AUROC, correlation with length")
-    print(summary.verifier_table(store).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    from backend.analysis.error_profile import profile_table
+    from backend.verifiers.learned import verifier_dir
+
+    print("\nlearned verifiers on the main pools: pooled vs within-prompt AUROC, correlation with length")
+    names = sorted(p.name for p in verifier_dir().parent.glob("learned*") if (p / "model.safetensors").exists())
+    tables = [summary.verifier_table(store, v) for v in names]
+    print(pd.concat(tables).to_string(index=False, float_format=lambda v: f"{v:.3f}") if tables else "none trained")
+    print("\nerror profile: how errors behave under sampling (pools at T=0.8 with n >= 8, imported pools; 95% CIs)")
+    prof = profile_table(store)
+    show = lambda c: [f"{a:+.3f} [{lo:+.3f}, {hi:+.3f}]" if a == a else "" for a, lo, hi in
+                      zip(prof[c], prof[f"{c}_lo"], prof[f"{c}_hi"])] if c in prof else [""] * len(prof)
+    cols = ["pass1", "maj8_gain", "maj24_gain", "maj64_gain", "coverage", "majority_wrong_some_right",
+            "error_agreement", "verifier_gain"]
+    print(prof[["model", "source", "n", "prompts"]].assign(**{c: show(c) for c in cols}).to_string(index=False))
     return 0
 
 

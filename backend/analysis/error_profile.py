@@ -81,3 +81,39 @@ def profile(answers: list[list[str | None]], gold: list[str], *, ks: Sequence[in
 def pool_profile(pool: Pool, **kw) -> dict:
     """profile() of a stored pool (prompts whose pool is complete)."""
     return profile(pool.answers, pool.gold, **kw)
+
+
+def profile_table(store, *, min_n: int = 8, n_boot: int = 2000) -> pd.DataFrame:
+    """The error profile of every pool with at least ``min_n`` samples per prompt at the main temperature (zoo) or
+    at any temperature (imported pools, whose temperature is not recorded), one row each, plus a row per imported
+    best-of-N run against the same model's single samples (pass@1 and the verifier's gain only: the published
+    file holds the pick, not the pool)."""
+    from backend.analysis import data, selection
+
+    runs = data.load_runs(store, "sample")
+    src = store.sql("SELECT run_key, source FROM runs")
+    runs = runs.merge(src, on="run_key")
+    keep = (runs["n"] >= min_n) & ((runs["source"] == "import") |
+                                  np.isclose(runs["temperature"], selection.MAIN_TEMPERATURE))
+    rows = []
+    for r in runs[keep].itertuples(index=False):
+        pool = data.load_pool(store, r.run_key)
+        if len(pool.prompt_keys):
+            rows.append({"model": r.model, "source": r.source, **pool_profile(pool, n_boot=n_boot)})
+    singles = runs[(runs["source"] == "import") & (runs["n"] == 1)]
+    best = data.load_runs(store, "best_of_n")
+    for r in best.itertuples(index=False):
+        one = singles[singles["model"] == r.model]
+        if one.empty:
+            continue
+        picks = data.load_results(store, r.run_key)[["prompt_key", "correct"]]
+        sample = data.load_pool(store, one["run_key"].iloc[0])
+        merged = picks.merge(pd.DataFrame({"prompt_key": sample.prompt_keys, "pass1": sample.correct[:, 0]}),
+                             on="prompt_key")
+        p1 = E.bootstrap_ci(merged["pass1"].to_numpy(dtype=float), n_boot=n_boot)
+        gain = E.paired_bootstrap_ci(merged["correct"].to_numpy(dtype=float), merged["pass1"].to_numpy(dtype=float),
+                                     n_boot=n_boot)
+        rows.append({"model": r.model, "source": "import", "n": int(r.n), "prompts": len(merged),
+                     "pass1": p1[0], "pass1_lo": p1[1], "pass1_hi": p1[2], "verifier_gain": gain[0],
+                     "verifier_gain_lo": gain[1], "verifier_gain_hi": gain[2]})
+    return pd.DataFrame(rows)
