@@ -249,6 +249,10 @@ def build(plan: list[PlannedRun], store: Store, batch_prompts: int = 16, quiet: 
 
     if engine not in ENGINES:
         raise ValueError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
+    if engine == "vllm":  # before the lock and the progress bar: a missing extra is one line at once
+        from backend.engines.vllm import require_vllm
+
+        require_vllm()
     say = (lambda msg: None) if quiet else (lambda msg: print(f"note: {msg}", file=sys.stderr))
     with build_lock(store.root, say=say):
         store.refresh()

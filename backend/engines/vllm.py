@@ -22,6 +22,16 @@ MAX_NUM_SEQS = 256  # sequences vLLM's scheduler decodes together (its batch lim
 SEED_RANGE = 1 << 62  # request seeds stay far from overflow when vLLM adds the sample index
 
 
+def require_vllm():
+    """The vllm module, or ImportError saying how to get it (asked before a build starts, so it fails at once)."""
+    try:
+        import vllm
+    except ImportError:
+        raise ImportError("the vllm engine needs vLLM and a CUDA GPU: pip install -r requirements-vllm.txt "
+                          "in an environment of its own") from None
+    return vllm
+
+
 class VLLMEngine(TextCodec):
     """One model loaded by vLLM (safetensors only, no remote code, raw log-probs)."""
 
@@ -30,11 +40,7 @@ class VLLMEngine(TextCodec):
 
     def __init__(self, path: str | Path, name: str | None = None, chat_template: bool = False,
                  fingerprint: str = "unsaved", n_params: int | None = None, dtype: str = "auto", **llm_kwargs):
-        try:
-            import vllm
-        except ImportError:
-            raise ImportError("the vllm engine needs vLLM and a CUDA GPU: pip install -r requirements-vllm.txt "
-                              "in an environment of its own") from None
+        vllm = require_vllm()
         from transformers import AutoConfig, AutoTokenizer, GenerationConfig
 
         from backend.zoo.registry import count_params
