@@ -3,6 +3,7 @@ where vllm and a CUDA GPU exist. Each is checked against the model's own forward
 engine's engine_id, against the HF engine's samples."""
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib.util
 import time
@@ -18,6 +19,19 @@ from backend.zoo.registry import member_dir
 
 PROMPTS = [p.prompt for p in arith.eval_split(2)[::3]]
 SEP = get_task("arith").step_sep
+
+
+@contextlib.contextmanager
+def ray_or_skip(cm):
+    """``cm``, skipping when Ray cannot start its local instance on a machine too loaded to start it in time (seen
+    here at load averages near 15 on 2 cores); any other failure stays a failure."""
+    try:
+        with cm:
+            yield
+    except RuntimeError as e:
+        if "did not start" not in str(e):
+            raise
+        pytest.skip(str(e))
 
 
 def texts(gens):
@@ -43,7 +57,7 @@ def engine(request, model_dir, reference):
             pytest.skip("needs ray (pip install -r requirements-scale.txt)")
         from backend.engines.ray import RayEngine, cluster
 
-        with cluster(num_cpus=2):  # a local instance on 127.0.0.1, stopped after this module's Ray tests
+        with ray_or_skip(cluster(num_cpus=2)):  # a local instance on 127.0.0.1, stopped after this module's tests
             yield RayEngine(functools.partial(HFEngine.from_path, model_dir))
     else:
         if importlib.util.find_spec("vllm") is None or not torch.cuda.is_available():
