@@ -12,13 +12,21 @@ def _threads(args) -> None:
     torch.set_num_threads(args.threads or 1)
 
 
+def one_per_shape(cards: list[dict]) -> list[str]:
+    """One member per forward-pass shape (params, layers, width), a CoT one where there is one: its long traces fit
+    the per-step time well, and members of the same shape (direct, checkpoints, fine-tunes) share its times."""
+    pick: dict[tuple, dict] = {}
+    for c in sorted(cards, key=lambda c: (c.get("fmt") != "cot", bool(c.get("checkpoint_of")), c["name"])):
+        pick.setdefault((c.get("params"), c.get("layers"), c.get("width")), c)
+    return [c["name"] for c in sorted(pick.values(), key=lambda c: c["params"])]
+
+
 def _measure_latency(args) -> int:
     from backend.engines.timing import WIDTHS, measure, table_path
     from backend.zoo.registry import list_cards
 
     _threads(args)
-    models = args.models or [c["name"] for c in list_cards() if c.get("fmt") in ("cot", "direct", "router")
-                             and not c.get("checkpoint_of")]
+    models = args.models or one_per_shape(list_cards())
     widths = tuple(args.widths or ((1, 4) if args.quick else WIDTHS))
     n_fit, n_check = (3, 2) if args.quick else (args.n_fit, args.n_check)
     say = lambda m: print(m, file=sys.stderr)
@@ -72,7 +80,8 @@ def add_commands(sub) -> None:
     """Register the levers' subcommands on the main parser's subparsers."""
     ml = sub.add_parser("measure-latency", help="time decode steps per model and batch width into "
                         "cache/latency/step_times.json (the latency model's table)")
-    ml.add_argument("--models", nargs="+", metavar="NAME", help="zoo members (default: every final member)")
+    ml.add_argument("--models", nargs="+", metavar="NAME", help="zoo members (default: one per shape, CoT where "
+                    "possible; same-shape members share its times)")
     ml.add_argument("--verifiers", nargs="+", metavar="NAME", help="also time these verifiers' calls (e.g. learned "
                     "steps)")
     ml.add_argument("--widths", nargs="+", type=int, help="batch widths (default 1 4 16 64 256)")

@@ -228,8 +228,11 @@ def test_latency_of_every_point_follows_the_model(levers_env):
     from backend.analysis.points import collect_points
     from backend.engines.timing import table_path
 
+    from backend.zoo.registry import list_cards
+
     store = explore.store()
-    table = LatencyTable.load(table_path())
+    table = LatencyTable.load(table_path()).extend_to(list_cards())
+    assert table.models["micro-cot-a-dpo"] == table.models["micro-cot-a"]  # same shape, same measured times
     pts = collect_points(store, models=["micro-cot-a", "micro-cot-a-dpo", "micro-cot-a-router"], weighted=False)
     lat = latency_points(pts, store, table)
     m = pts.meta
@@ -298,3 +301,20 @@ def test_other_levers_page_loads_and_states_computed_sentences(levers_env, monke
         at.query_params["target"] = bad
         at.run()
         assert not at.exception
+
+
+def test_other_levers_page_loads_without_a_router_or_dpo_member(app_cache, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    from backend import explore
+
+    monkeypatch.setenv("TTC_CACHE", str(app_cache))
+    monkeypatch.chdir(ROOT)
+    explore.reset_store()
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
+    at.run()
+    at.switch_page("pages/other_levers.py")
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert not any("router" in s.value.lower() for s in at.subheader)
+    explore.reset_store()
