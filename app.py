@@ -12,6 +12,7 @@ st.set_page_config(page_title="ttc-lab · test-time compute", page_icon=":materi
 PAGES = {
     "The question": [
         st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
+        st.Page("pages/story.py", title="The story", icon=":material/auto_stories:"),
         st.Page("pages/budget_curves.py", title="Budget curves", icon=":material/show_chart:"),
         st.Page("pages/small_vs_large.py", title="Small vs large", icon=":material/balance:"),
         st.Page("pages/spread.py", title="Spread", icon=":material/scatter_plot:"),

@@ -5,27 +5,38 @@ from __future__ import annotations
 import math
 import re
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
 from backend.analysis.points import POOL_STRATEGIES
 from backend.analysis.selection import MAIN_TEMPERATURE
-from backend.explore import overview, unique_labels
+from backend.explore import fmt, overview, unique_labels
 from backend.verifiers import base_name, deployable, noise_rate
 
-CORRECT, WRONG, NEUTRAL = "#1a9850", "#d73027", "#8c8c8c"  # correct vs wrong: the same pair everywhere
-PALETTE = ["#4c78a8", "#f58518", "#54a24b", "#b279a2", "#e45756", "#72b7b2", "#9d755d", "#eeca3b", "#bab0ac"]
+# Colour-blind-safe colours (Okabe & Ito 2008; Tol's muted scheme), the same meaning on every page. Correct vs wrong
+# is never told by colour alone: MARK puts ✓ / ✗ beside it (plain characters, not emoji).
+CORRECT, WRONG, NEUTRAL = "#009E73", "#D55E00", "#999999"
+MARK = {True: "✓", False: "✗"}
+PALETTE = ["#0072B2", "#E69F00", "#CC79A7", "#56B4E9", "#882255", "#44AA99", "#999933", "#332288", "#DDCC77"]
+SYMBOLS = ["circle", "square", "diamond", "triangle-up", "cross", "x", "star", "hexagon", "pentagon"]
 STRATEGY_DASH = {"pass@k": "dot", "maj@k": "solid", "best-of-k": "dash", "weighted-maj@k": "dashdot",
                  "greedy": "solid", "beam": "longdash", "dvts": "longdashdot", "budget_forcing": "solid",
                  "adaptive": "solid", "route": "solid"}
-STRATEGY_COLORS = {"maj@k": "#4c78a8", "best-of-k": "#f58518", "weighted-maj@k": "#b279a2", "beam": "#54a24b",
-                   "dvts": "#72b7b2", "budget_forcing": "#9d755d", "adaptive": "#e45756", "route": "#eeca3b",
-                   "greedy": "#1f1f1f", "pass@k": NEUTRAL}  # the Home chart colours lines by strategy
+STRATEGY_COLORS = {"maj@k": PALETTE[0], "best-of-k": PALETTE[1], "weighted-maj@k": PALETTE[2], "beam": PALETTE[3],
+                   "dvts": PALETTE[4], "budget_forcing": PALETTE[5], "adaptive": PALETTE[6], "route": PALETTE[7],
+                   "greedy": "#000000", "pass@k": NEUTRAL}  # the Home chart and the story colour lines by strategy
+STRATEGY_SYMBOLS = {"pass@k": "circle-open", "maj@k": "circle", "best-of-k": "square", "weighted-maj@k": "diamond",
+                    "beam": "triangle-up", "dvts": "triangle-down", "budget_forcing": "star", "adaptive": "hexagon",
+                    "route": "pentagon", "greedy": "diamond"}
 STRATEGY_LABELS = {"pass@k": "coverage (pass@k)", "maj@k": "majority vote", "best-of-k": "best-of-N",
                    "weighted-maj@k": "weighted best-of-N", "greedy": "greedy", "beam": "beam search",
                    "dvts": "DVTS", "budget_forcing": "budget forcing", "adaptive": "adaptive allocation",
-                   "route": "think / no-think routing"}
+                   "route": "think / no-think routing", "sample": "sampling pool", "best_of_n": "best-of-N"}
+STRATEGY_SHORT = {"pass@k": "coverage", "maj@k": "majority", "best-of-k": "best-of-N", "weighted-maj@k": "weighted",
+                  "greedy": "greedy", "beam": "beam", "dvts": "DVTS", "budget_forcing": "forcing",
+                  "adaptive": "adaptive", "route": "routing"}  # where space is short (winner-map cells)
 UPPER_BOUND = "upper bound: a perfect verifier"  # the name of every curve that reads the gold answer
 
 
@@ -100,11 +111,34 @@ def select(label: str, options: list, key: str, default=None, help: str | None =
         st.stop()
     labels = unique_labels([format_func(o) for o in options])
     raw = st.query_params.get(key)
+    _own(key, labels)
     index = options.index(default) if default in options else 0
     shown = st.selectbox(label, labels, index=index, key=key, bind="query-params", help=help, **kw)
     if raw is not None and raw not in labels:
         _link_note(key, raw, shown)
     return options[labels.index(shown)]
+
+
+def _own(key: str, labels: list | None = None) -> None:
+    """Record that this page binds ``key`` to the URL, and drop a value left in the session that is not one of
+    ``labels`` (a value another page stored under the same key must not show up here)."""
+    st.session_state.setdefault("_bound", {})[key] = st.session_state.get("_page")
+    value = st.session_state.get(key)
+    if labels is not None and value is not None:
+        values = value if isinstance(value, list) else [value]
+        if any(str(v) not in {str(x) for x in labels} for v in values):
+            del st.session_state[key]
+
+
+def _isolate(page: str) -> None:
+    """On arriving at a page, forget the widget values other pages bound to the URL under keys this page may share
+    (Spread's prompt is not the Traces page's prompt): a page shows its own defaults unless its link says otherwise."""
+    if st.session_state.get("_page") == page:
+        return
+    for key, owner in list(st.session_state.get("_bound", {}).items()):
+        if owner != page and key not in st.query_params and key in st.session_state:
+            del st.session_state[key]
+    st.session_state["_page"] = page
 
 
 def _link_note(key: str, raw: str, shown: object) -> None:
@@ -124,6 +158,7 @@ def select_slider(label: str, options: list, key: str, value, **kw):
     """A select slider bound to the URL; a link value that is not one of the options (``budget=-1``, ``k=NaN``)
     is reported and ``value`` shown instead."""
     raw = st.query_params.get(key)
+    _own(key, [kw.get("format_func", str)(o) for o in options] + list(options))
     shown = st.select_slider(label, options, value=value, key=key, bind="query-params", **kw)
     if raw is not None and raw not in {str(shown), kw.get("format_func", str)(shown)}:
         _link_note(key, raw, shown)
@@ -134,6 +169,7 @@ def slider(label: str, min_value: float, max_value: float, value: float, step: f
     """A number slider bound to the URL; a link value that is not a finite number in range (``queries=1e309``)
     is reported and ``value`` shown instead."""
     raw = st.query_params.get(key)
+    _own(key)
     shown = st.slider(label, min_value, max_value, value, step, key=key, bind="query-params", **kw)
     if raw is not None and not _same_number(raw, shown):
         _link_note(key, raw, shown)
@@ -143,6 +179,7 @@ def slider(label: str, min_value: float, max_value: float, value: float, step: f
 def toggle(label: str, value: bool, key: str, **kw) -> bool:
     """A toggle bound to the URL; a link value other than true / false is reported and ``value`` shown instead."""
     raw = st.query_params.get(key)
+    _own(key)
     shown = st.toggle(label, value=value, key=key, bind="query-params", **kw)
     if raw is not None and raw.lower() != str(shown).lower():
         _link_note(key, raw, "on" if shown else "off")
@@ -150,11 +187,15 @@ def toggle(label: str, value: bool, key: str, **kw) -> bool:
 
 
 def multiselect(label: str, options: list, key: str, default: list | None = None, help: str | None = None, **kw):
+    """A multiselect bound to the URL (``?key=<label>&key=<label>``, the labels shown); link values that are not
+    options are dropped with a note."""
     options = list(options)
+    shown = [str(kw.get("format_func", str)(o)) for o in options]
     raw = st.query_params.get_all(key) if key in st.query_params else []
+    _own(key, shown + [str(o) for o in options])
     default = [d for d in (default or options[:1]) if d in options]
     value = st.multiselect(label, options, default=default, key=key, bind="query-params", help=help, **kw)
-    bad = [r for r in raw if r not in {str(o) for o in options}]
+    bad = [r for r in raw if r not in set(shown) | {str(o) for o in options}]
     if bad:
         st.warning(f"The link asked for {key} = “{safe(bad[0])}”, which is not available here; "
                    "unknown values were dropped.")
@@ -171,40 +212,68 @@ def download(df: pd.DataFrame, name: str, label: str = "Download the data (CSV)"
                        key=f"dl-{name}")
 
 
+HOVER_NAMES = {"k": "samples k", "n_prompts": "prompts"}
+
+
+def _x_text(values: pd.Series, x: str) -> list[str]:
+    return [fmt.flops(v) if x == "flops" else fmt.count(v) for v in values]
+
+
 def ci_figure(df: pd.DataFrame, *, x: str, y: str = "acc", lo: str = "lo", hi: str = "hi", group: str,
               color_col: str | None = "model", dash_col: str | None = "strategy", x_title: str,
               y_title: str = "accuracy", log_x: bool = True, hover: list[str] | None = None,
-              markers: bool = True, color_by: str = "model") -> go.Figure:
+              markers: bool = True, color_by: str = "model", y_range: list | None = None) -> go.Figure:
     """Lines with shaded 95% CI bands, one trace per group; colour by model (or by strategy: color_by="strategy"),
-    dash by strategy (fixed app-wide). Upper bounds (a ``deployable`` column that is False) are grey and dashed."""
+    dash and marker by strategy (fixed app-wide). Upper bounds (a ``deployable`` column that is False) are grey, with
+    their strategy's dash and an open marker. Hover texts are formatted numbers (FLOPs as 1.7×10¹⁴)."""
     fig = go.Figure()
     for name, part in df.groupby(group, sort=False):
         part = part.sort_values(x)
         upper = "deployable" in part.columns and not bool(part["deployable"].iloc[0])
+        strat = str(part[dash_col].iloc[0]) if dash_col else ""
+        key = str(part[color_col].iloc[0]) if color_col else None
         if upper:
-            color, dash = NEUTRAL, "dash"
+            color = NEUTRAL
+            dash = STRATEGY_DASH.get(strat, "dash") if strat != "maj@k" else "dash"
+            symbol = STRATEGY_SYMBOLS.get(strat, "circle").removesuffix("-open") + "-open"
         else:
-            key = str(part[color_col].iloc[0]) if color_col else None
             color = (STRATEGY_COLORS.get(key, NEUTRAL) if color_by == "strategy" else model_color(key)) if key else None
-            dash = STRATEGY_DASH.get(str(part[dash_col].iloc[0]), "solid") if dash_col else "solid"
+            dash = STRATEGY_DASH.get(strat, "solid") if dash_col else "solid"
+            symbol = STRATEGY_SYMBOLS.get(strat, "circle")
         rgba = _rgba(color, 0.15) if color else "rgba(128,128,128,0.15)"
         fig.add_trace(go.Scatter(x=pd.concat([part[x], part[x][::-1]]), y=pd.concat([part[hi], part[lo][::-1]]),
                                  fill="toself", fillcolor=rgba, line=dict(width=0), hoverinfo="skip", mode="lines",
                                  showlegend=False, legendgroup=str(name)))
-        custom = part[hover].to_numpy() if hover else None
-        template = "<br>".join([f"<b>{html_safe(name)}</b>", f"{x_title}: %{{x:.3g}}", f"{y_title}: %{{y:.3f}}",
-                                "95% CI: %{customdata[0]:.3f}–%{customdata[1]:.3f}"] +
-                               [f"{h}: %{{customdata[{i + 2}]}}" for i, h in enumerate((hover or [])[2:])])
+        extra = [h for h in (hover or []) if h not in (lo, hi)]
+        custom = np.column_stack([_x_text(part[x], x), [fmt.pct(v) for v in part[y]] if y_title.startswith("accuracy")
+                                  else [f"{v:.3g}" for v in part[y]],
+                                  [fmt.pct(v) if y_title.startswith("accuracy") else f"{v:.3g}" for v in part[lo]],
+                                  [fmt.pct(v) if y_title.startswith("accuracy") else f"{v:.3g}" for v in part[hi]]]
+                                 + [[fmt.count(v) if isinstance(v, (int, float, np.number)) else str(v)
+                                     for v in part[h]] for h in extra])
+        template = "<br>".join([f"<b>{html_safe(name)}</b>", f"{x_title}: %{{customdata[0]}}",
+                                f"{y_title}: %{{customdata[1]}}", "95% CI: %{customdata[2]} to %{customdata[3]}"] +
+                               [f"{HOVER_NAMES.get(h, h)}: %{{customdata[{i + 4}]}}" for i, h in enumerate(extra)])
         fig.add_trace(go.Scatter(x=part[x], y=part[y], mode="lines+markers" if markers else "lines", name=str(name),
-                                 line=dict(color=color, dash=dash),
-                                 customdata=custom, hovertemplate=template + "<extra></extra>" if hover else None,
+                                 line=dict(color=color, dash=dash), marker=dict(symbol=symbol, size=7),
+                                 customdata=custom, hovertemplate=template + "<extra></extra>",
                                  legendgroup=str(name)))
     fig.update_layout(xaxis_title=x_title, yaxis_title=y_title, hovermode="closest", height=460,
                       margin=dict(l=10, r=10, t=30, b=10), legend=dict(orientation="h", y=-0.2))
     if log_x:
         fig.update_xaxes(type="log")
-    fig.update_yaxes(range=[0, 1.02] if y_title.startswith("accuracy") else None)
+        if x == "samples" and len(df):  # sample counts: ticks at 1, 2, 4, 8, … rather than log-axis minor digits
+            top = int(np.ceil(np.log2(max(1.0, float(df[x].max())))))
+            fig.update_xaxes(tickvals=[2 ** i for i in range(top + 1)], ticktext=[fmt.count(2 ** i) for i in range(top + 1)])
+    fig.update_yaxes(range=y_range or ([0, 1.02] if y_title.startswith("accuracy") else None),
+                     tickformat=".0%" if y_title.startswith("accuracy") else None)
     return fig
+
+
+def acc_range(lo, hi, pad: float = 0.05) -> list[float]:
+    """A y-range for accuracies zoomed to the data (lows and highs: frames or arrays), padded and kept in [0, 1]."""
+    a, b = float(np.nanmin(np.asarray(lo, dtype=float))), float(np.nanmax(np.asarray(hi, dtype=float)))
+    return [max(0.0, a - pad), min(1.02, b + pad)]
 
 
 def _rgba(hex_color: str, alpha: float) -> str:
@@ -215,8 +284,6 @@ def _rgba(hex_color: str, alpha: float) -> str:
 def html_safe(text: object) -> str:
     """Plotly labels accept a few HTML tags: escape model or user text before it becomes one."""
     return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
 
 
 def unit_label(unit: str) -> str:
@@ -237,8 +304,21 @@ def use_navigation() -> None:
         st.rerun()
 
 
-def header(title: str, question: str) -> None:
+def start_page(page: str) -> None:
+    """What every page does first: the app's navigation, its own widget state (not another page's), and — once per
+    session — the note that derived data cannot be saved."""
     use_navigation()
+    _isolate(page)
+    from backend.explore import derived
+
+    note = derived.note()
+    if note and not st.session_state.get("_derived_noted"):
+        st.session_state["_derived_noted"] = True
+        st.info(note[0].upper() + note[1:] + ".")
+
+
+def header(title: str, question: str) -> None:
+    start_page(title)
     st.title(title)
     st.markdown(f"**{question}**")
 

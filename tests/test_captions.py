@@ -80,3 +80,40 @@ def test_the_home_sentences_follow_the_numbers():
                                                          "reach_k": 8, "reach_ratio": 2.5}}, label)
     assert "matches" in reached[0] and "2.5×" in reached[0] and reached != never
     assert headline_sentences({**base, "deployable": None}, label) == []
+
+
+STORY_RESULT = re.compile(RESULT.pattern[:-3] + r"|persists?|keeps? growing|falls? (further )?behind|keeps? pace|"
+                          r"does not grow|all three hold|does not hold)\b", re.I)
+
+
+def story_result_literals(path: Path) -> list[str]:
+    """Plain string literals of a story module that state a result outside a verdict-chosen phrase: the story may
+    word a result only as an argument of ``say(verdict, supported=…, not_supported=…, …)`` (or inside an f-string,
+    computed from numbers)."""
+    tree = ast.parse(path.read_text())
+    allowed, skip = set(), set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", None)) == "say":
+            allowed |= {id(n) for k in node.keywords for n in ast.walk(k.value)}
+        if isinstance(node, ast.JoinedStr):
+            skip |= {id(v) for v in node.values}
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef, ast.Module)) and ast.get_docstring(node) is not None:
+            skip.add(id(node.body[0].value))
+    return [f"{path.name}:{n.lineno}: {m.group(0)!r} in {n.value[:90]!r}" for n in ast.walk(tree)
+            if isinstance(n, ast.Constant) and isinstance(n.value, str) and id(n) not in allowed | skip
+            for m in [STORY_RESULT.search(n.value)] if m]
+
+
+def test_the_story_words_results_only_by_the_verdict_ladder():
+    assert not story_result_literals(ROOT / "backend" / "explore" / "story.py"), \
+        "a story sentence states a result outside say(verdict, …): choose the words by the claims' verdict"
+
+
+def test_the_story_check_catches_a_fixed_result(tmp_path):
+    bad = tmp_path / "story.py"
+    bad.write_text('def s(d):\n    """Docs may say it persists."""\n'
+                   '    ok = say(d["v"], supported="the gap persists", not_supported="it closes", inconclusive="?")\n'
+                   '    computed = f"{d[\'m\']} falls behind by {d[\'x\']}"\n'
+                   '    return [ok, computed, "majority vote plateaus at 47%"]\n')
+    found = story_result_literals(bad)
+    assert len(found) == 1 and "plateaus" in found[0]
