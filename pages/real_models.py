@@ -2,8 +2,9 @@
 import plotly.graph_objects as go
 import streamlit as st
 
-from backend.explore import real
-from pages._common import CORRECT, WRONG, ci_figure, download, explain, header, html_safe, safe, select, with_series
+from backend.explore import fmt, real
+from pages._common import (CORRECT, MARK, WRONG, ci_figure, download, explain, header, html_safe, model_color, safe,
+                           select, with_series)
 
 header("Real models", "Do the zoo's lessons hold for real language models on GSM8K?")
 runs = real.imported_runs()
@@ -29,47 +30,58 @@ if not pools.empty:
     download(curves, "real_curves")
 
     st.subheader("Problems where the majority is wrong but some sample is right")
-    run_key = select("Pool", pools["run_key"].tolist(), "pool",
-                     format_func=lambda k: f"{pools.set_index('run_key').loc[k, 'model']} · n="
-                                           f"{pools.set_index('run_key').loc[k, 'n']}")
+    labels = {k: f"{m} · {n} samples per problem" for k, m, n in zip(pools["run_key"], pools["model"], pools["n"])}
+    run_key = select("Pool", pools["run_key"].tolist(), "pool", format_func=labels.get)
     table = real.problem_table(run_key)
     st.markdown(f"{int(table['majority_wrong_but_solved'].sum())} of {len(table)} problems: the majority answer is "
-                f"wrong although {table.loc[table['majority_wrong_but_solved'], 'correct_samples'].sum()} samples "
+                f"wrong although {int(table.loc[table['majority_wrong_but_solved'], 'correct_samples'].sum())} samples "
                 "on them are right.")
     picks = table[table["majority_wrong_but_solved"]].sort_values("correct_samples", ascending=False)
     if not picks.empty:
         pk = select("Problem", picks["prompt_key"].tolist(), "problem")
         counts = real.answer_counts(run_key, pk).head(12)
         fig = go.Figure(go.Bar(x=[html_safe(a) for a in counts["answer"]], y=counts["count"],
-                               marker_color=[CORRECT if g else WRONG for g in counts["is_gold"]]))
-        fig.update_layout(height=300, xaxis_title="answer (green = gold)", yaxis_title="samples",
-                          xaxis_type="category", margin=dict(l=10, r=10, t=10, b=10))
+                               marker_color=[CORRECT if g else WRONG for g in counts["is_gold"]],
+                               marker_pattern_shape=["" if g else "/" for g in counts["is_gold"]],
+                               text=[MARK[bool(g)] for g in counts["is_gold"]], textposition="outside"))
+        fig.update_layout(height=300, xaxis_title="answer (✓ gold, ✗ wrong)", yaxis_title="samples",
+                          xaxis_type="category", margin=dict(l=10, r=10, t=20, b=10))
         st.plotly_chart(fig, key="real_answers")
-    st.dataframe(table, hide_index=True)
+    st.dataframe(real.problem_view(table), hide_index=True)
     download(table, "real_problems")
 
-gpt3 = real.gpt3_comparison()
-if not gpt3.empty:
-    st.subheader("GPT-3: 6B + verifier vs 175B")
-    gpt3["label"] = gpt3["model"] + " · " + gpt3["selection"]
-    fig = go.Figure(go.Scatter(x=gpt3["flops_per_problem"], y=gpt3["acc"], mode="markers+text",
-                               text=[html_safe(t) for t in gpt3["label"]], textposition="top center",
-                               error_y=dict(type="data", array=gpt3["hi"] - gpt3["acc"], arrayminus=gpt3["acc"] - gpt3["lo"]),
-                               marker=dict(size=12)))
+table = real.verifier_comparison()
+if not table.empty:
+    st.subheader("A small model with a verifier against a larger model")
+    fig = go.Figure()
+    for r in table.itertuples():
+        name = f"{r.model} ({fmt.count(r.params)} parameters), {r.selection}"
+        fig.add_trace(go.Scatter(x=[r.flops_per_problem], y=[r.acc], mode="markers", name=html_safe(name),
+                                 marker=dict(size=14, color=model_color(r.model),
+                                             symbol="star" if r.n > 1 else "circle", line=dict(width=1, color="#000")),
+                                 error_y=dict(type="data", array=[r.hi - r.acc], arrayminus=[r.acc - r.lo]),
+                                 hovertemplate=f"{html_safe(name)}<br>{fmt.flops(r.flops_per_problem)} FLOPs per "
+                                               f"problem<br>accuracy {fmt.pct(r.acc)} ({fmt.pct(r.lo)} to "
+                                               f"{fmt.pct(r.hi)})<extra></extra>"))
     fig.update_layout(height=380, xaxis=dict(type="log", title="inference FLOPs per problem (estimated)"),
-                      yaxis_title="accuracy", margin=dict(l=10, r=10, t=30, b=10))
-    st.plotly_chart(fig, key="gpt3")
-    six = gpt3[(gpt3["model"].str.contains("6b")) & gpt3["selection"].str.contains("verifier")]
-    big = gpt3[(gpt3["model"].str.contains("175b")) & (gpt3["selection"] == "one sample")]
-    if len(six) and len(big):
-        s, b = six.iloc[0], big.iloc[0]
-        st.markdown(f"6B + verifier (best of 100): **{s['acc']:.1%}** ({s['lo']:.1%}–{s['hi']:.1%}) vs 175B one sample: "
-                    f"**{b['acc']:.1%}** ({b['lo']:.1%}–{b['hi']:.1%}), at **{s['flops_per_problem'] / b['flops_per_problem']:.1f}×** "
-                    "the inference FLOPs per problem.")
-    explain("A 6B model that samples 100 solutions and lets a trained verifier (a model: deployable) pick one, against "
-            "a 26× larger model's single finetuned answer, at their inference FLOPs. FLOPs are estimated from text "
-            "length (~4 characters per token, no attention term), so they are approximate.",
+                      yaxis=dict(title="accuracy", tickformat=".0%", rangemode="tozero"),
+                      margin=dict(l=10, r=10, t=30, b=10), legend=dict(orientation="h", y=-0.3))
+    st.plotly_chart(fig, key="verifier_vs_size")
+    c = real.small_with_verifier_vs_large(table)
+    if c:
+        s, b = c["small"], c["large"]
+        word = {"supported": f"matches or beats it (the CI lies above {-c['margin'] * 100:+.0f} points)",
+                "not supported": f"falls short of it (the CI lies below {-c['margin'] * 100:+.0f} points)",
+                "inconclusive": f"is inconclusive against it (the CI straddles {-c['margin'] * 100:+.0f} points)"}
+        st.markdown(f"**{s['model']}** with its verifier picking 1 of {s['n']}: **{fmt.pct(s['acc'])}** "
+                    f"({fmt.pct(s['lo'])} to {fmt.pct(s['hi'])}) against **{b['model']}**'s single answer "
+                    f"**{fmt.pct(b['acc'])}** ({fmt.pct(b['lo'])} to {fmt.pct(b['hi'])}), at "
+                    f"**{fmt.ratio(c['flops_ratio'])}** the inference FLOPs per problem: "
+                    f"{fmt.ci_points(*c['diff'])} — by the claims' rule it {word.get(c['verdict'], c['verdict'])}.")
+    explain("A small model that samples many solutions and lets a trained verifier (a model: deployable) pick one, "
+            "against a larger model's single answer, at their inference FLOPs. FLOPs are estimated from text length "
+            "(about 4 characters per token, no attention term), so they are approximate.",
             "Cobbe et al. 2021 (Training verifiers to solve math word problems)")
-    st.dataframe(gpt3.drop(columns=["label"]), hide_index=True)
-    download(gpt3, "gpt3")
+    st.dataframe(real.comparison_view(table), hide_index=True)
+    download(table.drop(columns=["correct"]), "verifier_vs_size")
 st.caption("Imported runs: " + safe(", ".join(sorted(set(runs["model"]))), 300))

@@ -1,11 +1,12 @@
 """Small vs large: at matched FLOPs, where does a larger model win? Winner map, exchange rate, lifetime compute."""
 import numpy as np
 import plotly.express as px
-import plotly.graph_objects as go
 import streamlit as st
 
-from backend.explore import common, small_large
-from pages._common import UPPER_BOUND, download, explain, header, model_color, safe, select, strategy_label, slider
+from backend.explore import common, fmt, small_large
+from pages._common import (STRATEGY_SHORT, UPPER_BOUND, download, explain, header, model_color, safe, select,
+                           slider, strategy_label)
+from pages._figures import winner_figure
 
 header("Small vs large", "At the same inference FLOPs per prompt, when does a bigger model beat a small one that "
        "thinks more?")
@@ -31,21 +32,12 @@ try:
 except ValueError as e:
     st.warning(safe(e, 300))
     st.stop()
-g = small_large.winner_grid(wm, finals, common.bin_labels(kind, ref))
+g = small_large.winner_grid(wm, finals, common.bin_labels(kind, ref), lambda x: STRATEGY_SHORT.get(x, x))
 wm = g["table"]
-fig = go.Figure(go.Heatmap(
-    z=g["model_index"], x=[f"{b:.2g}" for b in g["budgets"]], y=g["bins"],
-    colorscale=[[i / max(1, len(finals) - 1), model_color(m)] for i, m in enumerate(finals)],
-    zmin=0, zmax=max(1, len(finals) - 1), showscale=False,
-    text=g["label"], texttemplate="%{text}", textfont=dict(size=10), customdata=g["acc"],
-    hovertemplate="bin %{y}<br>≤ %{x} FLOPs/prompt<br>%{text}<br>accuracy %{customdata:.3f}<extra></extra>"))
-fig.update_layout(height=140 + 70 * len(g["bins"]), xaxis_title="inference FLOPs per prompt (budget, log-spaced)",
-                  xaxis_type="category", yaxis_type="category",
-                  yaxis_title=f"difficulty ({kind})", margin=dict(l=10, r=10, t=10, b=10))
-st.plotly_chart(fig, key="winner")
-st.caption("Colour = winning model (" + ", ".join(finals) + "); text = its best strategy and budget k. Only "
-           f"deployable strategies compete: oracle selection (pass@k) and the exact step checker are the {UPPER_BOUND} "
-           "and never win a cell.")
+st.plotly_chart(winner_figure(g, finals), key="winner")
+st.caption("Colour and name = the winning model; below it, its best strategy and budget k. Only deployable strategies "
+           f"compete: oracle selection (pass@k) and the exact step checker are the {UPPER_BOUND} and never win a "
+           "cell.")
 summary = small_large.winner_summary(wm, finals)
 if summary["n_cells"]:
     cells = ", ".join(f"{m} {summary['cells'][m]} ({summary['clear'][m]} by a margin whose CI excludes 0)"
@@ -60,60 +52,56 @@ explain("For each difficulty bin and FLOPs budget, every model may use any deplo
         "Snell et al. 2024 (compute-optimal test-time scaling vs a 14× larger model)")
 download(wm, "winner_map")
 with st.expander("Winner map as a table (with CIs and margins)"):
-    st.dataframe(wm, hide_index=True)
+    st.dataframe(small_large.winner_table(wm, strategy_label), hide_index=True)
 
 st.subheader("Exchange rate")
-c1, c2, c3 = st.columns(3)
+pairs = small_large.matching_pairs(tuple(finals))
+c1, c2 = st.columns(2)
 with c1:
-    small = select("Small model", finals[:-1], "small", default=finals[0])
+    small = select("Small model", finals[:-1], "small", default=pairs[0][0] if pairs else finals[0])
 with c2:
     larger = [m for m in finals if finals.index(m) > finals.index(small)]
-    large = select("Large model", larger, "large", default=larger[0])
-with c3:
-    method = select("Small model's strategy", list(small_large.METHODS), "method", default="maj@k",
-                    format_func=lambda m: strategy_label(*small_large.METHODS[m]))
+    large = select("Large model", larger, "large",
+                   default=next((l for s_, l in pairs if s_ == small), larger[0]))
 try:
-    ex = small_large.exchange(small, large, method, "band")
+    ex = small_large.exchange_summary(small, large, "band")
 except ValueError as e:
     st.warning(safe(e, 300))
     st.stop()
-show = ex[["bin", "target_acc", "k", "k_lo", "k_hi", "p_never", "ceiling", "coverage", "reason", "flops_ratio",
-           "n_prompts"]].copy()
-show["k"] = [("never" if k is None or k != k else int(k)) for k in show["k"]]
-st.dataframe(show, hide_index=True, column_config={
-    "target_acc": st.column_config.NumberColumn(f"{large} greedy acc", format="%.3f"),
-    "k": st.column_config.TextColumn(f"samples of {small} to match"),
-    "k_lo": st.column_config.NumberColumn("95% CI low"), "k_hi": st.column_config.NumberColumn("95% CI high"),
-    "p_never": st.column_config.NumberColumn("P(never) in bootstrap", format="%.2f"),
-    "ceiling": st.column_config.NumberColumn(f"{small} at its largest k", format="%.3f"),
-    "coverage": st.column_config.NumberColumn(f"{small} pass@n", format="%.3f"),
-    "flops_ratio": st.column_config.NumberColumn("FLOPs ratio at match", format="%.2f")})
-explain("The smallest number of samples at which the small model's accuracy (a deployable strategy) reaches one "
-        "greedy answer of the large model, with a bootstrap CI over prompts. 'never' means no sample count in the pool "
-        "gets there, for one of two reasons: 'plateau' when the strategy stops short of the target although coverage "
-        "(the upper bound) reaches it, 'coverage' when even coverage stays below it.",
-        "Snell et al. 2024; Brown et al. 2024")
+st.dataframe(small_large.exchange_view(ex, small, large, strategy_label), hide_index=True)
+explain(f"The fewest samples at which {small}'s best deployable strategy (majority vote, or best-of-N with the learned "
+        f"verifier) reaches one greedy answer of {large}, with a bootstrap CI over prompts; 'never' when no sample "
+        "count in the pool gets there — because the strategy stops short although coverage reaches the target "
+        "('selection'), or because even coverage stays below it. The last column is the upper bound: how many "
+        "samples an oracle that picks a right sample would need.", "Snell et al. 2024; Brown et al. 2024")
 download(ex, "exchange_rate")
 
 st.subheader("Total compute over a deployment's lifetime")
-q_exp = slider("Queries served (log10)", 0.0, 12.0, 6.0, 0.5, "queries")
-queries = small_large.QUERY_GRID
+life = None
 try:
-    life = small_large.lifetime(small, large, queries, method)
-except ValueError as e:
-    st.info(safe(e, 300) + " — so there is no small+TTC deployment to put a price on.")
-else:
+    life = small_large.lifetime(small, large, small_large.QUERY_GRID, ex["method"].iloc[0])
+except ValueError:
+    row = ex.iloc[0]
+    others = [f"{a} vs {b}" for a, b in pairs]
+    st.info(f"{small} never matches one greedy answer of {large} with a deployable strategy (its best, "
+            f"{strategy_label(*small_large.METHODS[row['method']])} over {int(row['max_k'])} samples, reaches "
+            f"{fmt.pct(row['ceiling'])} against {fmt.pct(row['target_acc'])}), so there is no small-model deployment "
+            "to price; "
+            + (f"pairs that do match: {', '.join(others)}." if others else
+               "nor does any other pair of final models in this cache."))
+if life is not None:
+    q_exp = slider("Queries served (log10)", 0.0, 12.0, 6.0, 0.5, "queries")
     fig = px.line(life, x="queries", y="total_flops", color="model", log_x=True, log_y=True,
                   color_discrete_sequence=[model_color(small), model_color(large)])
-    fig.add_vline(x=10 ** q_exp, line_dash="dot", annotation_text=f"{10 ** q_exp:.2g} queries")
+    fig.add_vline(x=10 ** q_exp, line_dash="dot", annotation_text=f"{fmt.count(10 ** q_exp)} queries")
     be = float(life["break_even_queries"].iloc[0])
     if np.isfinite(be):
-        fig.add_vline(x=be, line_color="#888", annotation_text=f"break-even {be:.2g}")
+        fig.add_vline(x=be, line_color="#888", annotation_text=f"break-even {fmt.count(be)}")
     fig.update_layout(height=380, xaxis_title="queries served over the lifetime",
                       yaxis_title="total FLOPs (training + inference)", margin=dict(l=10, r=10, t=30, b=10))
     st.plotly_chart(fig, key="lifetime")
     cheaper = small_large.cheaper_at(life, 10 ** q_exp)
-    st.markdown(f"At {10 ** q_exp:.2g} queries the cheaper deployment is **{safe(cheaper)}**.")
+    st.markdown(f"At {fmt.count(10 ** q_exp)} queries the cheaper deployment is **{safe(cheaper)}**.")
     explain("Training costs 6·N·D once; every query then costs the per-prompt inference FLOPs at which the two "
             "options are equally accurate. At the break-even volume both totals are equal; the chart shows which total "
             "is lower at every volume.",

@@ -1,10 +1,11 @@
 """Spread: as temperature or thinking grows, answers spread out; coverage rises while majority vote may fall."""
+import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
 from backend.analysis.spread import METRICS
-from backend.explore import common, spread
-from pages._common import (CORRECT, NEUTRAL, ci_figure, download, explain, header, html_safe, safe, select,
+from backend.explore import common, fmt, spread
+from pages._common import (CORRECT, MARK, NEUTRAL, ci_figure, download, explain, header, html_safe, safe, select,
                            select_slider)
 
 header("Spread", "Does thinking longer (or sampling hotter) widen the output distribution — and when does more "
@@ -30,13 +31,21 @@ x_title = {"temperature": "temperature", "thinking": "forced thinking length (to
 acc = curve[curve["metric"].isin(["mass_on_correct", "coverage", "majority"])].assign(
     model=model, strategy=lambda d: d["metric"].map({"coverage": "pass@k", "majority": "maj@k",
                                                      "mass_on_correct": "greedy"}),
-    label=lambda d: d["metric"].map(METRICS))
+    deployable=lambda d: d["metric"] != "coverage", label=lambda d: d["metric"].map(METRICS))
+if axis != "temperature":
+    st.markdown(f"**How the length is imposed:** {spread.AXES[axis].split('(')[1].rstrip(')')} — "
+                + ("the model may stop before the cap, so a longer cap only allows longer thinking."
+                   if axis == "cap" else "every trace is exactly the budget long, so steps can be cut mid-way: what "
+                   "this does to accuracy measures the forcing as much as longer thinking."))
+greedy = spread.greedy_accuracy(model)
 left, right = st.columns(2)
 with left:
-    fig = ci_figure(acc, x="condition", y="value", group="label", color_col=None, x_title=x_title,
-                    log_x=axis != "temperature", hover=["lo", "hi", "k", "n_prompts"])
-    for tr, color in zip([t for t in fig.data if t.mode], ["#1a9850", "#4c78a8", "#f58518"]):
-        tr.line.color = color
+    fig = ci_figure(acc, x="condition", y="value", group="label", color_col="strategy", color_by="strategy",
+                    x_title=x_title, log_x=axis != "temperature", hover=["lo", "hi", "k", "n_prompts"])
+    if greedy is not None:
+        fig.add_hline(y=greedy, line=dict(color="#000000", dash="dot", width=1),
+                      annotation_text=f"one greedy answer, no budget: {fmt.pct(greedy)}",
+                      annotation_position="top left")
     st.plotly_chart(fig, key="acc")
 with right:
     dist = curve[curve["metric"] == "distinct"].assign(model=model, strategy="", label=f"distinct answers in {k}")
@@ -63,16 +72,20 @@ pk = select("Prompt (largest swing first)", opts["prompt_key"].tolist(), "prompt
             format_func=lambda p: f"{p.removeprefix('arith:')}  (swing {opts.set_index('prompt_key').loc[p, 'swing']:.0%})")
 shares = spread.answer_shares(model, axis, pk)
 fig = go.Figure()
+wrong = [a for a in dict.fromkeys(shares["answer"]) if not bool(shares.loc[shares["answer"] == a, "is_gold"].iloc[0])]
+greys = {a: f"rgb({g},{g},{g})" for a, g in zip(wrong, np.linspace(90, 215, max(1, len(wrong))).astype(int))}
 for ans, part in shares.groupby("answer", sort=False):
     gold = bool(part["is_gold"].iloc[0])
-    fig.add_trace(go.Bar(x=[str(c) for c in part["condition"]], y=part["share"], name=html_safe(ans),
-                         marker_color=CORRECT if gold else (NEUTRAL if ans in ("other", "(none)") else None),
-                         marker_line=dict(width=2 if gold else 0, color="black"),
-                         hovertemplate=f"answer {html_safe(ans)}" + (" (gold)" if gold else "") +
+    fig.add_trace(go.Bar(x=[fmt.count(c) for c in part["condition"]], y=part["share"],
+                         name=f"{MARK[gold]} {html_safe(ans)}" + (" (gold)" if gold else ""),
+                         marker_color=CORRECT if gold else greys.get(ans, NEUTRAL),
+                         marker_pattern_shape="" if gold else "/", marker_line=dict(width=1, color="#ffffff"),
+                         hovertemplate=f"{MARK[gold]} answer {html_safe(ans)}" + (" (gold)" if gold else "") +
                                        "<br>%{y:.0%} of samples<extra></extra>"))
 fig.update_layout(barmode="stack", height=380, xaxis_title=x_title, yaxis_title="share of samples",
-                  yaxis_tickformat=".0%", margin=dict(l=10, r=10, t=10, b=10), xaxis_type="category")
+                  yaxis_tickformat=".0%", margin=dict(l=10, r=10, t=10, b=10), xaxis_type="category",
+                  legend_title_text="answer")
 st.plotly_chart(fig, key="shares")
-st.caption(f"Green = the gold answer; grey = all other answers pooled or unparseable. Prompt: "
+st.caption(f"✓ green = the gold answer; ✗ hatched greys = wrong answers (the rarest pooled as “other”). Prompt: "
            f"{safe(pk.removeprefix('arith:'))}")
 download(shares, "answer_shares")

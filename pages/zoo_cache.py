@@ -5,8 +5,8 @@ import plotly.express as px
 import streamlit as st
 
 from backend import jobs
-from backend.explore import overview
-from pages._common import download, explain, header, safe, select
+from backend.explore import common, fmt, overview
+from pages._common import STRATEGY_LABELS, download, explain, header, safe, select
 
 header("Zoo & cache", "Which models exist, what they cost to train, and what the cache holds.")
 cards = overview.cards_table()
@@ -15,16 +15,14 @@ if cards.empty:
     st.stop()
 
 st.subheader("Model cards")
-st.dataframe(cards, hide_index=True, column_config={
-    "params": st.column_config.NumberColumn(format="%d"),
-    "training FLOPs": st.column_config.NumberColumn(format="%.3g"),
-    "training tokens": st.column_config.NumberColumn(format="%d")})
+st.dataframe(overview.cards_view(cards), hide_index=True)
 download(cards, "model_cards")
 explain("Training compute is 6·N·D: N parameters counted from the saved weights, D tokens processed. Accuracy is "
         "greedy on held-out prompts never seen in training, by band (easy 1–2, medium 3–4, hard 5–6 operators).",
         "Kaplan et al. 2020 (6ND); the zoo is trained by `python -m backend train-zoo`")
 
-member = select("Accuracy by cell for", cards["model"].tolist(), "member", default="cot-0.8m")
+finals = common.final_models("cot")
+member = select("Accuracy by cell for", cards["model"].tolist(), "member", default=finals[0] if finals else None)
 cells = overview.cell_accuracy(member)
 if not cells.empty:
     fig = px.density_heatmap(cells, x="operators", y="digits", z="accuracy", histfunc="avg", text_auto=".2f",
@@ -38,12 +36,12 @@ st.subheader("What the cache holds")
 summary = overview.cache_summary()
 rows = summary["rows"]
 c = st.columns(5)
-c[0].metric("runs", f"{rows['runs']:,}")
-c[1].metric("prompts", f"{rows['prompts']:,}")
-c[2].metric("samples", f"{rows['samples']:,}")
-c[3].metric("search-tree nodes", f"{rows['nodes']:,}")
+c[0].metric("runs", fmt.count(rows["runs"], 3))
+c[1].metric("prompts", fmt.count(rows["prompts"], 3))
+c[2].metric("samples", fmt.count(rows["samples"], 3))
+c[3].metric("search-tree nodes", fmt.count(rows["nodes"], 3))
 c[4].metric("on disk", f"{(summary['bytes'] + summary['zoo_bytes']) / 1e6:.1f} MB")
-st.dataframe(summary["runs_by_model"].merge(summary["samples_by_model"], on="model", how="left"), hide_index=True)
+st.dataframe(overview.holdings_view(summary, lambda s: STRATEGY_LABELS.get(s, s)), hide_index=True)
 for problem in summary["problems"]:
     st.warning(safe(problem, 300))
 
@@ -67,7 +65,7 @@ def job_list() -> None:
     for j in jobs.list_jobs()[:5]:
         done, total = j.get("done", 0), j.get("total", 0) or 1
         eta = j.get("eta_s")
-        st.progress(min(1.0, done / total), text=f"{j['job']} · {j['status']} · {done:,}/{total:,} traces"
+        st.progress(min(1.0, done / total), text=f"{j['job']} · {j['status']} · {fmt.count(done, 3)}/{fmt.count(total, 3)} traces"
                     + (f" · ETA {eta / 60:.0f} min" if eta and j["status"] == "running" else "")
                     + (f" · {safe(j.get('run', ''), 60)}" if j["status"] == "running" else ""))
 

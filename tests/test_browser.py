@@ -1,9 +1,13 @@
 """Real-browser test: Playwright drives Debian's Chromium against `streamlit run` on 127.0.0.1. Every page opens
-without an exception box and with a rendered Plotly chart; one small live Playground run completes; a screenshot
-of every page is saved under artifacts/screenshots/. Skipped, with the reason, when /usr/bin/chromium is absent."""
+without an exception box, with a rendered Plotly chart and formatted text (no None / nan / null, reprs or raw numbers
+of a million or more); the story walks from its first step to its last and back, the step in the URL; one small live
+Playground run completes and says how long the user waited; a shared link keeps its strategies; a page's widgets do
+not take another page's values; Home and the winner map fit a 390 px wide phone. A screenshot of every page and story
+step is saved under artifacts/screenshots/. Skipped, with the reason, when /usr/bin/chromium is absent."""
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -16,7 +20,8 @@ import pytest
 CHROMIUM = "/usr/bin/chromium"
 ROOT = Path(__file__).resolve().parents[1]
 SHOTS = ROOT / "artifacts" / "screenshots"
-PAGES = {"spread": "Spread", "": "Home", "budget_curves": "Budget curves", "small_vs_large": "Small vs large",
+PAGES = {"spread": "Spread", "": "Home", "story": "The story", "budget_curves": "Budget curves",
+         "small_vs_large": "Small vs large",
          "adaptive": "Adaptive compute", "reasoning": "Reasoning vs not", "traces": "Traces",
          "playground": "Playground", "real_models": "Real models", "claims": "Claims", "zoo_cache": "Zoo & cache"}
 NO_CHART = {"playground"}  # the Playground draws its output only after a run
@@ -91,9 +96,38 @@ def _no_exception(page, where: str) -> None:
     assert boxes.count() == 0, f"{where}: exception box: {boxes.first.inner_text()[:500]}"
 
 
+def _shot(page, name: str) -> None:
+    """A screenshot of the whole page: the viewport grown to the height of the app's scrolling content first."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    size = page.viewport_size
+    h = page.evaluate("() => Math.max(...[...document.querySelectorAll('[data-testid=stMain], section')]"
+                      ".map(e => e.scrollHeight), document.body.scrollHeight)")
+    page.set_viewport_size({"width": size["width"], "height": min(int(h) + 40, 12000)})
+    time.sleep(0.5)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True, timeout=180_000)
+    page.set_viewport_size(size)
+
+
+def _shown_text(page) -> list[str]:
+    """The page's visible text with model text left out (code blocks), and every chart's SVG text."""
+    return page.evaluate("""() => {
+        const main = document.querySelector('[data-testid=stMain]') || document.body;
+        const copy = main.cloneNode(true);
+        copy.querySelectorAll('[data-testid=stCode], pre, code, svg, [data-testid=stSelectbox] input').forEach(e => e.remove());
+        const svg = [...main.querySelectorAll('.js-plotly-plot svg text')].map(t => t.textContent);
+        return [copy.innerText, ...svg];
+    }""")
+
+
+def _text_problems(page) -> list[str]:
+    from tests.test_rendered_text import problems
+
+    return [p for text in _shown_text(page) for line in text.splitlines() for p in problems(line)]
+
+
 @pytest.mark.parametrize("path", list(PAGES))
 def test_page_renders_in_a_real_browser(server, page, path):
-    SHOTS.mkdir(parents=True, exist_ok=True)
+    t0 = time.time()
     page.goto(f"{server}/{path}")
     _wait_idle(page)
     _no_exception(page, PAGES[path])
@@ -102,7 +136,42 @@ def test_page_renders_in_a_real_browser(server, page, path):
     if path not in NO_CHART:
         page.wait_for_selector(".js-plotly-plot .main-svg", timeout=60_000)
         assert page.locator(".js-plotly-plot").count() >= 1
-    page.screenshot(path=str(SHOTS / f"{path or 'home'}.png"), full_page=True)
+    ready = time.time() - t0
+    assert not _text_problems(page), (PAGES[path], _text_problems(page)[:10])
+    assert page.locator("text=Deploy").count() == 0  # client.toolbarMode hides the toolbar's Deploy button
+    _shot(page, path or "home")
+    (SHOTS / "ready_seconds.txt").open("a").write(f"{path or 'home'} {ready:.2f}\n")
+
+
+def test_the_story_walks_from_start_to_end_and_back(server, page):
+    """Every step renders a chart and its sentences; Next and Back move one step and the URL says which; a link to
+    a step opens it."""
+    from backend.explore import story
+
+    n = len(story.STEPS)
+    page.goto(f"{server}/story")
+    for i, s in enumerate(story.STEPS, 1):
+        _wait_idle(page)
+        _no_exception(page, f"story step {i}")
+        heading = page.get_by_role("heading", name=f"{i}. {s.title}")
+        assert heading.count() == 1, (i, s.title)
+        assert i == 1 or f"step={i}" in page.url, page.url
+        page.wait_for_selector(".js-plotly-plot .main-svg", timeout=120_000)
+        said = page.locator("[data-testid='stMarkdown']").filter(has_text=re.compile(r"\d"))
+        assert said.count() >= 2, f"step {i} has no computed sentence"
+        assert not _text_problems(page), (i, _text_problems(page)[:10])
+        _shot(page, f"story-step-{i}-{s.key}")
+        next_button = page.get_by_role("button", name="Next →").first
+        if i < n:
+            next_button.click()
+        else:
+            assert next_button.is_disabled()
+    page.get_by_role("button", name="← Back").first.click()
+    _wait_idle(page)
+    assert f"step={n - 1}" in page.url and page.get_by_role("heading", name=f"{n - 1}. ").count() == 1
+    page.goto(f"{server}/story?step=3")
+    _wait_idle(page)
+    assert page.get_by_role("heading", name=f"3. {story.STEPS[2].title}").count() == 1
 
 
 def test_live_playground_run_completes(server, page):
@@ -112,7 +181,11 @@ def test_live_playground_run_completes(server, page):
     page.wait_for_selector("text=samples correct", timeout=120_000)
     _wait_idle(page)
     _no_exception(page, "Playground after a run")
-    page.screenshot(path=str(SHOTS / "playground-after-run.png"), full_page=True)
+    said = page.locator("[data-testid='stMarkdown']").filter(has_text="you waited").inner_text()
+    waited = float(re.search(r"you waited ([\d.]+) s", said).group(1))
+    generation = float(re.search(r"generation ([\d.]+) s", said).group(1))
+    assert waited >= generation - 0.05  # measured from the click: the generation and everything around it
+    _shot(page, "playground-after-run")
 
 
 def test_hostile_link_shows_a_note_not_a_traceback(server, page):
@@ -120,3 +193,51 @@ def test_hostile_link_shows_a_note_not_a_traceback(server, page):
     _wait_idle(page)
     _no_exception(page, "Traces with a hostile link")
     assert page.locator("img[src='x']").count() == 0  # the value is shown as text, never as markup
+
+
+def test_a_shared_link_keeps_its_strategies(server, page):
+    """Issue 13 item 7: a link with strategies (as their shown labels) opens with them selected and no note that
+    they were dropped."""
+    page.goto(f"{server}/budget_curves?strategies=majority%20vote&strategies=coverage%20(pass%40k)")
+    _wait_idle(page)
+    _no_exception(page, "Budget curves from a shared link")
+    assert page.locator("[data-testid='stAlert']").filter(has_text="not available").count() == 0
+    chips = page.locator("[data-testid='stMultiSelect']").nth(1).inner_text()
+    assert "majority vote" in chips and "coverage (pass@k)" in chips
+
+
+def test_a_page_does_not_take_another_pages_widget_values(server, page):
+    """Issue 13 item 7: a prompt picked on Spread (key "prompt") does not show up in the Traces page's Prompt box."""
+    page.goto(f"{server}/spread")
+    _wait_idle(page)
+    box = page.locator("[data-testid='stSelectbox']").filter(has_text="Prompt (largest swing first)")
+    box.click()
+    page.get_by_role("option").nth(1).click()
+    _wait_idle(page)
+    picked = box.inner_text()
+    assert "swing" in picked
+    page.locator("[data-testid='stSidebarNav']").get_by_text("Traces", exact=True).click()
+    _wait_idle(page)
+    _no_exception(page, "Traces after Spread")
+    prompt = page.locator("[data-testid='stSelectbox']").filter(has_text="Prompt (by operators").inner_text()
+    assert "swing" not in prompt, prompt
+    assert page.locator("[data-testid='stAlert']").filter(has_text="not available").count() == 0
+
+
+@pytest.mark.parametrize("path", ["", "small_vs_large"])
+def test_home_and_the_winner_map_fit_a_phone(server, page, path):
+    """At a 390 px wide viewport nothing runs off the side: no horizontal scrolling, charts within the width."""
+    size = page.viewport_size
+    page.set_viewport_size({"width": 390, "height": 844})
+    try:
+        page.goto(f"{server}/{path}")
+        _wait_idle(page)
+        page.wait_for_selector(".js-plotly-plot .main-svg", timeout=60_000)
+        time.sleep(1)
+        wide = page.evaluate("() => Math.max(document.documentElement.scrollWidth, document.body.scrollWidth)")
+        charts = page.evaluate("() => [...document.querySelectorAll('.js-plotly-plot')].map(e => "
+                               "e.getBoundingClientRect().right)")
+        assert wide <= 392 and all(r <= 392 for r in charts), (wide, charts)
+        _shot(page, f"phone-{path or 'home'}")
+    finally:
+        page.set_viewport_size(size)

@@ -62,7 +62,7 @@ def selections() -> dict[str, list]:
     out["Claims"] = [claims]
     out["Zoo & cache"] = [overview.cache_summary, overview.cards_table] + \
         [lambda m=m: overview.cell_accuracy(m) for m in models[:5]]
-    out["Real models"] = [real.imported_runs, real.gpt3_comparison]
+    out["Real models"] = [real.imported_runs, real.verifier_comparison]
     return out
 
 

@@ -3,6 +3,8 @@ definitions ("final models", "the main pool") are backend.analysis.selection's; 
 app's one store."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 
@@ -83,3 +85,14 @@ def predicted_cost(ref_model: str) -> float:
 def bin_labels(kind: str, ref_model: str | None = None) -> list:
     b = bins(kind, ref_model)
     return [] if b is None else list(b.cat.categories)
+
+
+def partner(direct: str) -> str | None:
+    """The final CoT model closest in parameters to a direct-answer model, within 2x (the pairing of claim 3 and of
+    routing): the same size, trained to write its steps."""
+    t = zoo_models().set_index("name")["params"]
+    cot = [c for c in final_models("cot") if c in t.index]
+    if direct not in t.index or not cot:
+        return None
+    c = min(cot, key=lambda x: (abs(math.log(t[x] / t[direct])), x))
+    return c if abs(math.log(t[c] / t[direct])) <= math.log(2) else None

@@ -38,6 +38,15 @@ def curves(models: list[str], strategies: list[str], bin_kind: str = "all", bin_
     return budget_curves(sel, b, bin_label if b is not None else None)
 
 
+def selection_verifiers(models: list[str]) -> list[str]:
+    """Verifiers that score these models' pools (best-of-N, weighted majority), deployable ones first."""
+    from backend.verifiers import deployable
+
+    m = points().meta
+    v = set(m.loc[m["model"].isin(models) & m["strategy"].isin(["best-of-k", "weighted-maj@k"]), "verifier"]) - {""}
+    return sorted(v, key=lambda x: (not deployable(x), x))
+
+
 def _reach(c: pd.DataFrame, target: float, large_flops: float) -> dict | None:
     """The cheapest point of these curves at or above target accuracy (its FLOPs as a multiple of the large model's),
     and the best point overall."""
@@ -47,11 +56,13 @@ def _reach(c: pd.DataFrame, target: float, large_flops: float) -> dict | None:
     hit = c[c["acc"] >= target - 1e-12].sort_values(["flops", "acc"], ascending=[True, False])
     out = {"best_acc": float(best["acc"]), "best_lo": float(best["lo"]), "best_hi": float(best["hi"]),
            "best_strategy": best["strategy"], "best_verifier": best["verifier"], "best_k": int(best["k"]),
-           "best_ratio": float(best["flops"] / large_flops), "reaches": not hit.empty}
+           "best_ratio": float(best["flops"] / large_flops), "best_flops": float(best["flops"]),
+           "reaches": not hit.empty}
     if not hit.empty:
         h = hit.iloc[0]
         out.update(reach_strategy=h["strategy"], reach_verifier=h["verifier"], reach_k=int(h["k"]),
-                   reach_ratio=float(h["flops"] / large_flops))
+                   reach_ratio=float(h["flops"] / large_flops), reach_flops=float(h["flops"]),
+                   reach_acc=float(h["acc"]))
     return out
 
 

@@ -58,3 +58,33 @@ def cache_summary() -> dict:
         if (cache_dir() / "zoo").exists() else 0
     return {**summary, "runs_by_model": runs, "samples_by_model": samples, "zoo_bytes": zoo_bytes,
             "registered": model_registry.registered_models()}
+
+
+def cards_view(cards: pd.DataFrame) -> pd.DataFrame:
+    """cards_table to read: parameters, tokens and FLOPs formatted (3.2M, 36M, 1.7×10¹⁴), accuracies as percentages,
+    "—" where a card has no value."""
+    from backend.explore import fmt
+
+    out = cards.copy()
+    out["params"] = [fmt.count(x) for x in cards["params"]]
+    out["training tokens"] = [fmt.count(x) for x in cards["training tokens"]]
+    out["training FLOPs"] = [fmt.flops(x) for x in cards["training FLOPs"]]
+    out["wall time (s)"] = [fmt.MISSING if fmt.missing(x) else f"{float(x):,.0f}" for x in cards["wall time (s)"]]
+    for col in [c for c in cards.columns if c.startswith("greedy acc")]:
+        out[col] = [fmt.pct(x) for x in cards[col]]
+    for col in ("layers", "width", "heads"):
+        out[col] = [fmt.MISSING if fmt.missing(x) else str(int(x)) for x in cards[col]]
+    for col in ("device", "checkpoint of", "kind"):
+        out[col] = [x if isinstance(x, str) and x else fmt.MISSING for x in cards[col]]
+    return out.rename(columns={"params": "parameters"})
+
+
+def holdings_view(summary: dict, describe=str) -> pd.DataFrame:
+    """Runs per model and strategy (``describe`` names a strategy for display) with the model's samples and
+    generated tokens, formatted."""
+    from backend.explore import fmt
+
+    t = summary["runs_by_model"].merge(summary["samples_by_model"], on="model", how="left")
+    return pd.DataFrame({"model": t["model"], "strategy": [describe(x) for x in t["strategy"]], "runs": t["runs"].astype(int).astype(str),
+                         "samples of the model": [fmt.count(x, 3) for x in t["samples"]],
+                         "tokens of the model": [fmt.count(x, 3) for x in t["tokens"]]})

@@ -65,27 +65,78 @@ def answer_counts(run_key: str, prompt_key: str) -> pd.DataFrame:
 
 
 @memo
-def gpt3_comparison() -> pd.DataFrame:
-    """GPT-3 6B / 175B, one sample vs verifier best-of-100: accuracy with CI and FLOPs per problem (estimated from
-    text length, see the runs' notes), on the problems all four share."""
+def verifier_comparison() -> pd.DataFrame:
+    """Imported models answering once against imported models choosing among N samples with a verifier (a model:
+    deployable), e.g. GPT-3 6B / 175B with and without their verifier: accuracy with CI and FLOPs per problem
+    (estimated from text length, see the runs' notes), on the problems every run shares. Discovered from the runs:
+    a "best_of_n" run and the one-sample runs of imported models."""
     runs = imported_runs()
-    runs = runs[runs["model"].str.startswith("gpt3")]
-    if runs.empty:
+    verified = runs[runs["strategy"] == "best_of_n"]
+    if verified.empty:
         return pd.DataFrame()
+    single = runs[(runs["strategy"].isin(["sample", "greedy"])) & (runs["n"] == 1)
+                  & runs["model"].isin(set(verified["model"]))]
     per = {}
-    for r in runs.itertuples():
+    for r in pd.concat([single, verified]).itertuples():
         if r.strategy == "best_of_n":
             res = data.load_results(store(), r.run_key).set_index("prompt_key")
-            per[(r.model, "verifier best-of-100")] = (res["correct"].astype(float),
-                                                      res["gen_flops"] + res["verifier_flops"], r.model_params)
+            per[(r.model, f"verifier picks 1 of {r.n}", r.n)] = (res["correct"].astype(float),
+                                                                 res["gen_flops"] + res["verifier_flops"],
+                                                                 r.model_params)
         else:
             s = store().sql("SELECT prompt_key, correct, flops FROM samples WHERE run_key = ?", [r.run_key])
-            s = s.set_index("prompt_key")
-            per[(r.model, "one sample")] = (s["correct"].astype(float), s["flops"], r.model_params)
+            s = s.drop_duplicates("prompt_key").set_index("prompt_key")
+            per[(r.model, "one sample", 1)] = (s["correct"].astype(float), s["flops"], r.model_params)
     common = sorted(set.intersection(*(set(v[0].index) for v in per.values())))
+    if not common:
+        return pd.DataFrame()
     rows = []
-    for (model, how), (correct, flops, params) in per.items():
+    for (model, how, n), (correct, flops, params) in per.items():
         acc, lo, hi = E.bootstrap_ci(correct.loc[common].to_numpy())
-        rows.append({"model": model, "params": params, "selection": how, "acc": acc, "lo": lo, "hi": hi,
-                     "flops_per_problem": float(flops.loc[common].mean()), "n_problems": len(common)})
-    return pd.DataFrame(rows).sort_values(["params", "selection"]).reset_index(drop=True)
+        rows.append({"model": model, "params": params, "selection": how, "n": n, "acc": acc, "lo": lo, "hi": hi,
+                     "flops_per_problem": float(flops.loc[common].mean()), "n_problems": len(common),
+                     "correct": correct.loc[common].to_numpy()})
+    return pd.DataFrame(rows).sort_values(["params", "n"]).reset_index(drop=True)
+
+
+def small_with_verifier_vs_large(table: pd.DataFrame) -> dict | None:
+    """The classic comparison, found in the table: the smallest model with a verifier against the largest model's
+    single answer (paired on the same problems), with the claims' verdict on "matches or beats" (CI above −MARGIN)."""
+    from backend.analysis.claims import MARGIN, verdict
+
+    if table.empty:
+        return None
+    small = table[table["n"] > 1].sort_values("params").head(1)
+    large = table[table["n"] == 1].sort_values("params").tail(1)
+    if small.empty or large.empty or small["params"].iloc[0] >= large["params"].iloc[0]:
+        return None
+    s, b = small.iloc[0], large.iloc[0]
+    d = E.paired_bootstrap_ci(s["correct"], b["correct"])
+    return {"small": s.to_dict(), "large": b.to_dict(), "diff": d, "verdict": verdict(d[1], d[2], -MARGIN),
+            "flops_ratio": s["flops_per_problem"] / b["flops_per_problem"], "margin": MARGIN}
+
+
+def problem_view(table: pd.DataFrame) -> pd.DataFrame:
+    """problem_table to read: words for columns, shares as percentages, ✓ / ✗, "(none)" for no parseable answer."""
+    from backend.explore import fmt
+
+    return pd.DataFrame({
+        "problem": table["prompt_key"].str.replace("gsm8k:", "", regex=False), "gold": table["gold"].astype(str),
+        "majority answer": [a if isinstance(a, str) else "(none)" for a in table["majority_answer"]],
+        "its share": [fmt.pct(x, 0) for x in table["majority_share"]],
+        "majority right": ["✓" if x else "✗" for x in table["majority_correct"]],
+        "right samples": [f"{int(c)} of {int(n)}" for c, n in zip(table["correct_samples"], table["n"])],
+        "distinct answers": table["distinct_answers"].astype(int).astype(str),
+        "unparseable": table["missing"].astype(int).astype(str)})
+
+
+def comparison_view(table: pd.DataFrame) -> pd.DataFrame:
+    """verifier_comparison to read."""
+    from backend.explore import fmt
+
+    return pd.DataFrame({
+        "model": table["model"], "parameters": [fmt.count(p) for p in table["params"]], "answer": table["selection"],
+        "accuracy (95% CI)": [f"{fmt.pct(a)} ({fmt.pct(lo)} to {fmt.pct(hi)})"
+                              for a, lo, hi in zip(table["acc"], table["lo"], table["hi"])],
+        "FLOPs per problem": [fmt.flops(f) for f in table["flops_per_problem"]],
+        "problems": table["n_problems"].astype(str)})

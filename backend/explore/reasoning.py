@@ -64,3 +64,15 @@ def families() -> list[str]:
     t = zoo_models()
     have = set(t["name"])
     return [f for f in final_models("cot") if len(selection.family_members(t, f)["name"].isin(have)) >= 2]
+
+
+def iso_matrix(grid: pd.DataFrame) -> dict:
+    """iso_grid as a regular grid: members (least trained first) × sample counts k (powers of two every member has),
+    with accuracy and inference FLOPs per cell, and each member's training FLOPs; for a heatmap and contour lines."""
+    g = grid[grid["k"].isin([k for k in sorted(set(grid["k"])) if k & (k - 1) == 0])]
+    acc = g.pivot_table(index="training_flops", columns="k", values="acc").dropna(axis=1)
+    fl = g.pivot_table(index="training_flops", columns="k", values="inference_flops").reindex_like(acc)
+    names = g.drop_duplicates("training_flops").set_index("training_flops")["model"]
+    return {"ks": [int(k) for k in acc.columns], "members": [names[t] for t in acc.index],
+            "training_flops": [float(t) for t in acc.index], "acc": acc.to_numpy().tolist(),
+            "inference_flops": fl.to_numpy().tolist()}

@@ -67,5 +67,21 @@ def prompt_options(model: str, axis: str) -> pd.DataFrame:
     return swing.sort_values(ascending=False).reset_index()
 
 
+@memo
+def greedy_accuracy(model: str) -> float | None:
+    """The model's one greedy answer's accuracy (no thinking budget): the baseline the spread curves are read against;
+    None without a greedy run."""
+    import numpy as np
+
+    from backend.explore.derived import points
+
+    pts = points()
+    try:
+        row = selection.series(pts.meta, model, "greedy")
+    except ValueError:
+        return None
+    return float(np.nanmean(pts.acc[int(row.index[0])]))
+
+
 def answer_shares(model: str, axis: str, prompt_key: str) -> pd.DataFrame:
     return S.answer_shares(_pools(model, axis), prompt_key)
