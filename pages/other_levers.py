@@ -3,7 +3,7 @@ teacher, a learned router, proxy tuning), in total compute and in latency."""
 import plotly.graph_objects as go
 import streamlit as st
 
-from backend.explore import levers
+from backend.explore import fmt, levers
 from pages._common import NEUTRAL, download, explain, header, html_safe, model_color, safe, select, slider
 
 SYMBOLS = {"test-time compute": "circle", "CoT training": "square", "direct training": "x", "training checkpoint":
@@ -38,7 +38,7 @@ t = routes[(routes["model"] == target) & (routes["strategy"] == "greedy")]
 if len(t):
     fig.add_hline(y=float(t["acc"].iloc[0]), line=dict(color=NEUTRAL, dash="dot"),
                   annotation_text=f"{html_safe(target)} greedy")
-fig.update_xaxes(type="log", title=f"total compute at {queries:.3g} queries (FLOPs: training + queries × inference)")
+fig.update_xaxes(type="log", title=f"total compute at {fmt.count(queries)} queries (FLOPs: training + queries × inference)")
 fig.update_yaxes(title="accuracy (95% CI)", range=[0, 1.02])
 fig.update_layout(height=460, margin=dict(l=10, r=10, t=10, b=10), legend=dict(orientation="h", y=-0.25))
 st.plotly_chart(fig, key="lifetime_chart")
@@ -133,7 +133,7 @@ proxy = levers.proxy()
 if len(proxy):
     st.subheader("Proxy tuning: steering with the difference of two other models")
     st.markdown(safe(levers.proxy_sentence(proxy), 2000))
-    st.dataframe(proxy.drop(columns=["run_key"]), hide_index=True)
+    st.dataframe(levers.proxy_view(proxy), hide_index=True)
     explain("Each token is drawn from base + α·(expert − anti-expert) logits; the cost per token is all three forward "
             "passes. The gap closed is (proxy − base) / (the base family's fully trained member − base).",
             "Liu et al. 2024 (tuning language models by proxy)")

@@ -8,7 +8,7 @@ import pandas as pd
 
 from backend.analysis import latency as L
 from backend.analysis import learned_routing, levers
-from backend.explore import store
+from backend.explore import fmt, store
 from backend.explore.derived import memo, points
 
 
@@ -67,7 +67,7 @@ def width_depth_sentence(wd: pd.DataFrame) -> str:
     w = at.loc["wider"]
     quick = min(deeper, key=lambda f: at.loc[f, "latency_s"])
     ratio = at.loc[quick, "latency_s"] / w["latency_s"]
-    return (f"Within {b:.3g} FLOPs per query: " + "; ".join(parts) + f". The deeper choice that waits least "
+    return (f"Within {fmt.flops(b)} FLOPs per query: " + "; ".join(parts) + f". The deeper choice that waits least "
             f"({quick}) takes {ratio:.1f}× the wider one's latency.")
 
 
@@ -125,7 +125,7 @@ def proxy_sentence(p: pd.DataFrame) -> str:
         return ""
     best = p.sort_values("acc", ascending=False).iloc[0]
     s = (f"Best proxy-tuned run: {best['base']} + {best['alpha']:g}·({best['expert']} − {best['anti_expert']}) answers "
-         f"{best['acc']:.3f} [{best['lo']:.3f}, {best['hi']:.3f}] at {best['flops']:.3g} FLOPs per query, "
+         f"{best['acc']:.3f} [{best['lo']:.3f}, {best['hi']:.3f}] at {fmt.flops(best['flops'])} FLOPs per query, "
          f"{best['vs_base']:+.3f} [{best['vs_base_lo']:+.3f}, {best['vs_base_hi']:+.3f}] over its base's greedy answer")
     if best["target"] != best["base"] and np.isfinite(best["gap_closed"]):
         s += f", closing {best['gap_closed']:.0%} of the gap to {best['target']} ({best['target_acc']:.3f})"
@@ -134,6 +134,21 @@ def proxy_sentence(p: pd.DataFrame) -> str:
               f"{best['best_plain_acc']:.3f}: difference {best['vs_plain']:+.3f} [{best['vs_plain_lo']:+.3f}, "
               f"{best['vs_plain_hi']:+.3f}]")
     return s + "."
+
+
+def proxy_view(p: pd.DataFrame) -> pd.DataFrame:
+    """The proxy-tuning table as read: accuracies and differences to 3 decimals, FLOPs as powers of ten, a share of
+    the gap as a percentage, "—" where a value does not exist (no larger member to close a gap to)."""
+    num = lambda v, f: fmt.MISSING if fmt.missing(v) else f(v)
+    view = pd.DataFrame({"base": p["base"], "expert": p["expert"], "anti-expert": p["anti_expert"],
+                         "α": [num(v, lambda x: f"{x:g}") for v in p["alpha"]],
+                         "accuracy": [num(v, lambda x: f"{x:.3f}") for v in p["acc"]],
+                         "95% CI": [fmt.MISSING if fmt.missing(a) or fmt.missing(b) else f"{a:.3f} to {b:.3f}"
+                                    for a, b in zip(p["lo"], p["hi"])],
+                         "FLOPs per query": [num(v, fmt.flops) for v in p["flops"]],
+                         "vs base": [num(v, lambda x: f"{x:+.3f}") for v in p["vs_base"]],
+                         "gap closed": [num(v, lambda x: fmt.pct(x, 0)) for v in p["gap_closed"]]})
+    return view
 
 
 @memo
@@ -163,18 +178,19 @@ def cheapest_sentence(queries: float, target_model: str) -> str:
     r = routes()
     t = r[(r["model"] == target_model) & (r["strategy"] == "greedy")].iloc[0]
     best = levers.cheapest_route(r, queries, float(t["acc"]))
-    head = f"At {queries:.3g} queries, reaching {target_model}'s greedy accuracy ({t['acc']:.3f}) "
+    head = f"At {fmt.count(queries)} queries, reaching {target_model}'s greedy accuracy ({t['acc']:.3f}) "
     if best is None:
         return head + "is out of reach of every route in the cache."
     c = best["route"]
-    s = (head + f"costs least as {c['route']} ({c['lever']}): {c['total_flops']:.3g} FLOPs in total "
-         f"({c['training_flops']:.3g} training + {c['queries']:.3g} × {c['flops']:.3g} per query), accuracy "
+    s = (head + f"costs least as {c['route']} ({c['lever']}): {fmt.flops(c['total_flops'])} FLOPs in total "
+         f"({fmt.flops(c['training_flops'])} training + {fmt.count(c['queries'])} × {fmt.flops(c['flops'])} per "
+         f"query), accuracy "
          f"{c['acc']:.3f} [{c['lo']:.3f}, {c['hi']:.3f}]")
     sure = best["sure"]
     if sure is None:
         s += "; no route's whole 95% CI clears the target."
     elif sure["route"] != c["route"]:
-        s += f"; the cheapest whose 95% CI clears it is {sure['route']} ({sure['total_flops']:.3g} FLOPs)."
+        s += f"; the cheapest whose 95% CI clears it is {sure['route']} ({fmt.flops(sure['total_flops'])} FLOPs)."
     else:
         s += "; its 95% CI clears the target."
     return s
