@@ -1,6 +1,7 @@
 """The cache build plan: which runs the shipped cache holds, and a resumable builder with one progress bar."""
 from __future__ import annotations
 
+import math
 import sys
 import time
 from dataclasses import dataclass
@@ -64,34 +65,47 @@ def full_variant(card: dict) -> bool:
     return (card.get("recipe") or {}).get("paths", "single") in FULL_PATHS
 
 
+POOL_BASE = (256, 100_928)  # the 0.1M member's main pool: 256 samples per prompt
+
+
+def pool_size(card: dict) -> int:
+    """Main-pool samples per prompt at equal generation compute: 256 for the 0.1M member, n ∝ 1/parameters (a power
+    of two, 8 to 256): 32 for 0.8M, 8 for 3.2M. A larger model needs fewer samples to be compared at matched FLOPs,
+    and a 2-core CPU builds the pools in hours, not days."""
+    n = POOL_BASE[0] * POOL_BASE[1] / max(1, card["params"])
+    return int(min(256, max(8, 2 ** math.floor(math.log2(max(1.0, n))))))
+
+
 def pool_runs(card: dict, prompts: tuple[PromptRecord, ...], quick: bool = False) -> list[PlannedRun]:
-    """Greedy for every member; pools by role: final CoT models of a full variant n=256 at MAIN_T and 64 at SIDE_T,
-    of the other variant n=256 at MAIN_T only; direct n=64; other seeds 64; training checkpoints 32; ablations
-    greedy only."""
+    """Greedy for every member; pools by role: final CoT models of a full variant ``pool_size`` samples at MAIN_T and
+    a quarter of that at each SIDE_T (when ≥ 8), of the other variant 256 at MAIN_T only; direct 64; other seeds
+    64; training checkpoints an eighth of their final model's pool (4 to 32); ablations greedy only."""
     name, mt = card["name"], _max_tokens(card)
     greedy = SamplingParams(temperature=0, max_new_tokens=mt)
     runs = [RunSpec.make(name, "greedy", greedy)]
     pool = lambda n, t: RunSpec.make(name, "sample", SamplingParams(n=n, temperature=t, max_new_tokens=mt, seed=0))
-    kind = role(card)
+    kind, full = role(card), full_variant(card)
+    n = pool_size(card) if full else 256
     if quick:
         runs.append(pool(8, MAIN_T))
     elif kind == "checkpoint":
-        runs.append(pool(32, MAIN_T))
+        runs.append(pool(min(32, max(4, n // 8)), MAIN_T))
     elif kind == "seed":
         runs.append(pool(64, MAIN_T))
     elif kind == "ablation":
         pass
     elif card["fmt"] == "cot":
-        runs += [pool(256, MAIN_T)] + ([pool(64, t) for t in SIDE_T] if full_variant(card) else [])
+        runs += [pool(n, MAIN_T)] + ([pool(n // 4, t) for t in SIDE_T] if full and n // 4 >= 8 else [])
     else:
         runs.append(pool(64, MAIN_T))
     return [PlannedRun(s, prompts) for s in runs]
 
 
-SEARCH_BUDGETS = (4, 16, 64)
+SEARCH_BUDGETS = (4, 16)
 # value heads on a 0.8M and a 3.2M backbone, trained alike (python -m backend train-verifier --name …): a verifier no
 # stronger than the policy and one stronger than the small policies; the exact checker is the upper bound
-SEARCH_VERIFIERS = ("learned-0.8m", "learned-3.2m", "steps")
+SEARCH_VERIFIERS = ("learned", "learned-3.2m", "steps")
+STRATEGY_MAX_PARAMS = 500_000  # search, forcing and adaptive runs on the small policies only (CPU time); routing on all
 NOISY_RATES = (0.05, 0.1, 0.2, 0.3)  # the exact checker with label noise: how good must a verifier be?
 NOISY_BUDGETS = (4, 16)
 FORCING_BUDGETS = (8, 16, 24, 32, 48, 64, 96, 128)
@@ -108,14 +122,14 @@ def _verifiers_for(card: dict, quick: bool) -> tuple[str, ...]:
     if quick:
         return ("steps",)
     have = [v for v in SEARCH_VERIFIERS if not v.startswith("learned") or (verifier_dir(v) / "model.safetensors").exists()]
-    return tuple(v for v in have if not (v == "learned-0.8m" and card["params"] > 1_000_000))
+    return tuple(v for v in have if not (v == "learned" and card["params"] > 1_000_000))
 
 
 def strategy_runs(cards: list[dict], prompts: tuple[PromptRecord, ...], quick: bool = False) -> list[PlannedRun]:
-    """For every final CoT model of a full variant: beam search and DVTS (budgets 4/16/64, each learned verifier
-    and the exact checker), beam with the noisy exact checker at 4 error rates (budgets 4 and 16; policies under
-    1M parameters), budget forcing at 8 thinking budgets in two modes, adaptive vs uniform allocation, and
-    think / no-think routing to the direct model closest in size."""
+    """For every final CoT model of a full variant: think / no-think routing to the direct model closest in size; for
+    those up to STRATEGY_MAX_PARAMS also beam search and DVTS (budgets 4/16, each learned verifier and the exact
+    checker), beam with the noisy exact checker at 4 error rates (budgets 4 and 16), budget forcing at 8 thinking
+    budgets in two modes, and adaptive vs uniform allocation."""
     finals = [c for c in cards if c["fmt"] == "cot" and role(c) == "final" and (quick or full_variant(c))]
     directs = {c["params"]: c["name"] for c in cards if c["fmt"] == "direct" and role(c) == "final"}
     budgets = SEARCH_BUDGETS[:1] if quick else SEARCH_BUDGETS
@@ -123,6 +137,13 @@ def strategy_runs(cards: list[dict], prompts: tuple[PromptRecord, ...], quick: b
     runs = []
     for c in finals:
         name = c["name"]
+        if directs:  # route to the direct model closest in size
+            direct = directs[min(directs, key=lambda p: abs(p - c["params"]))]
+            greedy = SamplingParams(temperature=0, max_new_tokens=COT_TOKENS)
+            for th in ROUTE_THRESHOLDS[1:2] if quick else ROUTE_THRESHOLDS:
+                runs.append(RunSpec.make(name, "route", greedy, {"direct": direct, "threshold": th}))
+        if not quick and c["params"] > STRATEGY_MAX_PARAMS:
+            continue
         for strategy in ("beam", "dvts"):
             for verifier in _verifiers_for(c, quick):
                 runs += [RunSpec.make(name, strategy, step, {"budget": b, "width": 4}, verifier) for b in budgets]
@@ -138,11 +159,6 @@ def strategy_runs(cards: list[dict], prompts: tuple[PromptRecord, ...], quick: b
             for alloc in ("adaptive", "uniform"):
                 runs.append(RunSpec.make(name, "adaptive", step, {"budget": b, "probe": 2, "allocation": alloc},
                                          adaptive_verifier))
-        if directs:  # route to the direct model closest in size
-            direct = directs[min(directs, key=lambda p: abs(p - c["params"]))]
-            greedy = SamplingParams(temperature=0, max_new_tokens=COT_TOKENS)
-            for th in ROUTE_THRESHOLDS[1:2] if quick else ROUTE_THRESHOLDS:
-                runs.append(RunSpec.make(name, "route", greedy, {"direct": direct, "threshold": th}))
     return [PlannedRun(s, prompts) for s in runs]
 
 
@@ -199,8 +215,7 @@ def byo_plan(model: str, prompts: list[PromptRecord], n: int, temperature: float
             for strategy, sp in (("greedy", greedy), ("sample", pool))]
 
 
-POOL_VERIFIERS = ("learned-0.8m", "learned-3.2m")  # rule-based scores are computed from texts (analysis.rescore)
-FALLBACK_POOL_VERIFIER = "learned"  # where neither is trained (the micro zoo of the tests, an older cache)
+POOL_VERIFIERS = ("learned", "learned-3.2m")  # rule-based scores are computed from texts (analysis.rescore)
 
 
 def score_pools(plan: list[PlannedRun], store: Store, quiet: bool = False, keys: list[str] | None = None) -> int:
@@ -216,7 +231,7 @@ def score_pools(plan: list[PlannedRun], store: Store, quiet: bool = False, keys:
              and r.spec.sampling.temperature == MAIN_T]
     pools = [r for r in pools if _is_final(r.spec.model, read_card)]
     trained = lambda v: (verifier_dir(v) / "model.safetensors").exists()
-    have = [v for v in POOL_VERIFIERS if trained(v)] or [v for v in (FALLBACK_POOL_VERIFIER,) if trained(v)]
+    have = [v for v in POOL_VERIFIERS if trained(v)]
     if not pools or not have:
         if pools:
             print("note: no learned verifier yet (python -m backend train-verifier); pools left unscored",

@@ -43,11 +43,11 @@ def contrast(prompts: list[PromptRecord], seed: int, per_prompt: int = 2, paths:
     return data
 
 
-def collect(generators, prompts: list[PromptRecord], n: int, temperature: float, seed: int):
+def collect(generators, prompts: list[PromptRecord], n: int, temperature: float, seed: int, device: str = "cpu"):
     """(prompt, trace, per-position labels) for ``n`` samples per prompt from every generator."""
     checker, data = StepVerifier(), []
     for name in generators:
-        engine = load_engine(name)
+        engine = load_engine(name, device=device)
         gens = engine.sample([p.text for p in prompts], SamplingParams(n=n, temperature=temperature,
                              max_new_tokens=200, seed=seed), keys=[p.key for p in prompts])
         for p, row in zip(prompts, gens):
@@ -97,16 +97,18 @@ def evaluate(verifier: LearnedVerifier, data) -> dict:
 
 def train(out: Path | None = None, generators=GENERATORS, init_from: str = INIT_FROM, n_prompts: int = 12000,
           n_per_prompt: int = 1, epochs: int = 3, lr: float = 5e-4, batch_size: int = 64, seed: int = 0,
-          heldout_per_cell: int = 16, quiet: bool = False, paths: str = "single") -> dict:
+          heldout_per_cell: int = 16, quiet: bool = False, paths: str = "single", device: str = "cpu") -> dict:
+    """Fine-tune a value head on ``init_from``'s backbone; ``device``: "cpu" or "cuda" (same data, same seed)."""
     out = Path(out or verifier_dir())
     t0 = time.time()
     stream = arith.train_stream(f"verifier-{seed}")
     prompts = [PromptRecord(**{**arith_record(next(stream)).__dict__, "split": "verifier-train"}) for _ in range(n_prompts)]
-    data = collect(generators, prompts, n_per_prompt, 1.0, seed) + contrast(prompts, seed, paths=paths)
-    heldout = collect(generators, [arith_record(p) for p in arith.eval_split(heldout_per_cell)], 1, 1.0, seed + 1)
+    data = collect(generators, prompts, n_per_prompt, 1.0, seed, device) + contrast(prompts, seed, paths=paths)
+    heldout = collect(generators, [arith_record(p) for p in arith.eval_split(heldout_per_cell)], 1, 1.0, seed + 1,
+                      device)
     model = LlamaForTokenClassification.from_pretrained(registry.member_dir(init_from), num_labels=1,
                                                         trust_remote_code=False, use_safetensors=True,
-                                                        dtype=torch.float32)
+                                                        dtype=torch.float32).to(device)
     tok = registry.load_model(registry.member_dir(init_from))[1]
     tok.padding_side = "right"
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
@@ -120,6 +122,7 @@ def train(out: Path | None = None, generators=GENERATORS, init_from: str = INIT_
         for enc, target in _batches(tok, data, batch_size, rng):
             for g in opt.param_groups:  # linear decay to 10%
                 g["lr"] = lr * (1 - 0.9 * step / steps_total)
+            enc, target = {k: v.to(device) for k, v in enc.items()}, target.to(device)
             logit = model(**enc).logits[..., 0]
             mask = target >= 0
             loss = torch.nn.functional.binary_cross_entropy_with_logits(logit[mask], target[mask])
@@ -145,10 +148,10 @@ def train(out: Path | None = None, generators=GENERATORS, init_from: str = INIT_
             "labels": "exact step checker (per step, prefix-aware) + outcome at the end of a finished trace",
             "contrast": f"per prompt: the gold trace and 2 one-slip corruptions of it (hard negatives), {paths} path",
             "train_split": "fresh training-distribution prompts (held-out expressions excluded)",
-            "wall_time_s": round(time.time() - t0, 1), "flops_per_scored_token": 2 * n_params,
+            "wall_time_s": round(time.time() - t0, 1), "device": device, "flops_per_scored_token": 2 * n_params,
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     (out / "card.json").write_text(json.dumps(card, indent=2))
-    card["heldout"] = evaluate(LearnedVerifier(out), heldout)
+    card["heldout"] = evaluate(LearnedVerifier(out, device=device), heldout)
     card["heldout"]["prompts"] = f"held-out split, {heldout_per_cell} per cell, 1 sample per generator"
     (out / "card.json").write_text(json.dumps(card, indent=2))
     if not quiet:
