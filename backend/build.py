@@ -42,7 +42,7 @@ def _max_tokens(card: dict) -> int:
     return COT_TOKENS if card["fmt"] == "cot" else DIRECT_TOKENS
 
 
-FULL_PATHS = ("multi",)  # reasoning-path variants that get every kind of run; the others greedy + the main pool
+FULL_PATHS = ("single", "multi")  # reasoning-path variants that get every kind of run; others greedy + the main pool
 
 
 def role(card: dict) -> str:
@@ -85,7 +85,9 @@ def pool_runs(card: dict, prompts: tuple[PromptRecord, ...], quick: bool = False
     runs = [RunSpec.make(name, "greedy", greedy)]
     pool = lambda n, t: RunSpec.make(name, "sample", SamplingParams(n=n, temperature=t, max_new_tokens=mt, seed=0))
     kind, full = role(card), full_variant(card)
-    n = pool_size(card) if full else 256
+    # single-path pools were built at 256 before the equal-compute rule and are kept (samples are seeded per index)
+    paths = (card.get("recipe") or {}).get("paths", "single")
+    n = 256 if paths == "single" or not full else pool_size(card)
     if quick:
         runs.append(pool(8, MAIN_T))
     elif kind == "checkpoint":
@@ -95,7 +97,8 @@ def pool_runs(card: dict, prompts: tuple[PromptRecord, ...], quick: bool = False
     elif kind == "ablation":
         pass
     elif card["fmt"] == "cot":
-        runs += [pool(n, MAIN_T)] + ([pool(n // 4, t) for t in SIDE_T] if full and n // 4 >= 8 else [])
+        side = pool_size(card) // 4
+        runs += [pool(n, MAIN_T)] + ([pool(side, t) for t in SIDE_T] if full and side >= 8 else [])
     else:
         runs.append(pool(64, MAIN_T))
     return [PlannedRun(s, prompts) for s in runs]
