@@ -2,23 +2,37 @@
 each page makes, p50/p95 over many selections), cold start to the first chart in a real browser, and memory with
 every CPU zoo model loaded.
 
-    python -m backend bench app [--no-browser]
+    python -m backend bench app [--after-run] [--scale N] [--json] [--no-browser]
+
+``--after-run`` measures on a scratch copy of the cache (the zoo linked, the store and the rest copied) after one
+live greedy run of one prompt (the Playground's path, timed from the click on a warm process) and one imported
+generic JSONL file; ``--scale N`` on a synthetic store N times the shipped one (backend.bench.synthetic), its
+derived data precomputed as build-cache would. Either way TTC_CACHE points at the scratch folder while measuring,
+the real cache is only read, and the scratch folder is removed afterwards. ``--json`` prints only
+``{"pages": {name: {"p50_ms", "p95_ms"}}, "cold_start_s", "rss_mib"}`` (progress goes to stderr). Every variant
+saves its full figures under runs/bench/ (TTC_RUNS overrides runs/): app.json, app-after-run.json,
+app-scale10.json, app-scale10-after-run.json.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import itertools
 import json
 import os
+import random
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
+from pathlib import Path
 
 import numpy as np
 
-from backend.paths import ROOT
+from backend.paths import ROOT, cache_dir, runs_dir
 
 
 def _rss_mib(pid: int | None = None) -> float:
@@ -32,7 +46,7 @@ def _rss_mib(pid: int | None = None) -> float:
 def selections() -> dict[str, list]:
     """Per page, the backend calls a user triggers by changing widgets (each a zero-argument callable)."""
     from backend.explore import adaptive, common, curves, overview, real, reasoning, small_large, spread, traces
-    from backend.explore.derived import claims
+    from backend.explore.derived import claims, claims_status
 
     finals = common.final_models("cot")
     models = common.zoo_models()["name"].tolist()
@@ -59,20 +73,20 @@ def selections() -> dict[str, list]:
     out["Traces"] = [lambda r=r: (traces.samples(r, traces.prompt_table(r)["prompt_key"].iloc[0]),
                                   traces.tree(r, traces.prompt_table(r)["prompt_key"].iloc[0]))
                      for r in sample["run_key"]]
-    out["Claims"] = [claims]
+    out["Claims"] = [lambda: claims_status()["claims"] or claims()]  # as the page: the saved report, stale or not
     out["Zoo & cache"] = [overview.cache_summary, overview.cards_table] + \
         [lambda m=m: overview.cell_accuracy(m) for m in models[:5]]
     out["Real models"] = [real.imported_runs, real.verifier_comparison]
     return out
 
 
-def time_pages(repeat_first: bool = False) -> dict[str, dict]:
+def time_pages(first: str = "derived points loaded") -> dict[str, dict]:
     from backend.explore.derived import points
 
     t0 = time.perf_counter()
-    points()  # loaded once when the app starts (from cache/derived)
+    points()  # loaded once when the app starts (from cache/derived); after a run, its points are added here
     load = time.perf_counter() - t0
-    print(f"derived points loaded in {load:.2f} s")
+    print(f"{first} in {load:.2f} s")
     out = {}
     for page, calls in selections().items():
         times = []
@@ -148,15 +162,208 @@ def models_memory() -> dict:
     return {"rss_before_mib": before, "rss_all_models_mib": after, "models": len(names)}
 
 
+IMPORT_MODEL = ("bench-import", 1_000_000_000)  # the imported file's model: (name, parameters)
+IMPORT_ROWS = [  # two GSM8K-style prompts, two samples each (one right, one wrong), in the generic JSONL format
+    ("bench-1", "Tom has 3 boxes of 12 pencils and gives away 7 pencils. How many pencils does he keep?", 29,
+     ["3 boxes of 12 is 3*12 = 36 pencils. 36 - 7 = 29. #### 29", "3*12 = 36. 36 - 7 = 28. #### 28"]),
+    ("bench-2", "A baker makes 45 rolls a day for 4 days and sells all but 18. How many rolls did she sell?", 162,
+     ["45*4 = 180 rolls. 180 - 18 = 162. #### 162", "45*4 = 180. 180 + 18 = 198. #### 198"]),
+]
+
+
+def _copy_tree(src: Path, dst: Path) -> None:
+    """Copy a folder, leaving out temporaries (files being written now by another process may vanish mid-copy)."""
+    try:
+        shutil.copytree(src, dst, symlinks=True, ignore=shutil.ignore_patterns(".*", "_tmp-*", "*.tmp"))
+    except shutil.Error as e:
+        print(f"note: {len(e.args[0])} file(s) of {src} changed while copying and were left out")
+
+
+def _copy_store(src: Path, dst: Path) -> None:
+    """Copy a store batch by batch (a batch is copied whole or left out: a compaction may remove one meanwhile)."""
+    from backend.store.writer import BATCH_PREFIX
+
+    for entry in sorted(src.iterdir()):
+        if entry.name == "batches" and entry.is_dir():
+            (dst / "batches").mkdir(parents=True, exist_ok=True)
+            for batch in sorted(entry.glob(f"{BATCH_PREFIX}*")):
+                part = dst / "batches" / f"_tmp-{batch.name}"
+                try:
+                    shutil.copytree(batch, part)
+                    part.rename(dst / "batches" / batch.name)
+                except (OSError, shutil.Error):
+                    shutil.rmtree(part, ignore_errors=True)
+                    print(f"note: batch {batch.name} vanished while copying (compacted meanwhile); left out")
+        elif entry.is_dir():
+            _copy_tree(entry, dst / entry.name)
+        elif entry.is_file() and not entry.name.startswith("."):
+            dst.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(entry, dst / entry.name)
+
+
+def scratch_cache(source: Path, scale: int | None = None) -> tuple[Path, dict | None]:
+    """A temporary cache folder made from ``source`` (which is only read): its zoo linked, everything else copied
+    (the store batch by batch); with ``scale``, a synthetic store of ``scale`` × its runs instead of the copy and no
+    derived data (it is recomputed for the new store). Returns the folder and the synthetic store's figures."""
+    from backend.bench.synthetic import build_scaled
+
+    if not (source / "store").is_dir():
+        raise ValueError(f"{source} holds no store to measure; build the cache first (python -m backend build-cache)")
+    dest = Path(tempfile.mkdtemp(prefix="ttc-bench-"))
+    built = None
+    try:
+        t0 = time.perf_counter()
+        for entry in sorted(source.iterdir()):
+            target = dest / entry.name
+            if entry.name == "zoo":
+                target.symlink_to(entry.resolve(), target_is_directory=True)
+            elif entry.name == "store":
+                if scale:
+                    built = build_scaled(entry, target, scale)
+                else:
+                    _copy_store(entry, target)
+            elif entry.name == "derived" and scale:
+                continue
+            elif entry.is_dir():
+                _copy_tree(entry, target)
+            elif entry.is_file() and not entry.name.startswith("."):
+                shutil.copy2(entry, target)
+        what = f"a synthetic store of {scale}× the runs" if scale else "a copy of the store"
+        print(f"scratch cache {dest} ({what}, the zoo linked) made in {time.perf_counter() - t0:.1f} s")
+    except BaseException:
+        shutil.rmtree(dest, ignore_errors=True)
+        raise
+    return dest, built
+
+
+def live_greedy_run(attempts: int = 5) -> dict:
+    """One live greedy run of one new prompt through backend.live, as the Playground runs it, on a warm process (the
+    model loaded and the page's prompt validated before the click). Seconds from the click: the page's rerun
+    (validate, plan), the engine fetch, the streamed generation and the stored row; Streamlit's drawing left out."""
+    from backend import explore, live, models
+    from backend.explore import common
+    from backend.tasks import arith
+
+    names = live.live_models()
+    finals = [m for m in common.final_models("cot") if m in names]
+    if not finals:
+        raise ValueError("no CoT zoo model with results in the cache to run live")
+    model = finals[0]  # the Playground's default model
+    rng = random.Random(time.time_ns())
+    for _ in range(attempts):
+        text = arith.generate(3, 2, rng).expr  # a prompt the cache most likely lacks: the run is not skipped
+        live.validate_prompt(model, text)  # the page's run before the click: the model is loaded here
+        t0 = time.perf_counter()
+        prompt = live.validate_prompt(model, text)
+        spec = live.plan(model, "greedy", 1)
+        models.load_engine(model)
+        streamed: list[str] = []
+        report = live.run(spec, prompt, store=explore.store(), on_token=streamed.append)
+        seconds = time.perf_counter() - t0
+        if report.prompts_done:
+            out = {"model": model, "prompt": text, "seconds": seconds, "generation_s": report.wall_s,
+                   "gen_tokens": report.gen_tokens, "run_key": report.run_key}
+            print(f"live greedy run: {model} on {text!r}, {report.gen_tokens} tokens, {seconds:.2f} s from the click "
+                  f"(generation {report.wall_s:.2f} s; target ≤ 1.5 s)")
+            return out
+    raise RuntimeError(f"every one of {attempts} random prompts was already stored for {model}; nothing ran")
+
+
+def import_generic(folder: Path) -> dict:
+    """Write a tiny generic JSONL file under ``folder`` and import it into the shared store (the importer's path)."""
+    from backend import explore
+    from backend.importers import import_file
+
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "bench-import.jsonl"
+    with open(path, "w") as f:
+        for pid, question, gold, texts in IMPORT_ROWS:
+            for i, text in enumerate(texts):
+                f.write(json.dumps({"prompt_id": pid, "question": question, "gold": gold, "sample_idx": i,
+                                    "text": text, "answer": text.rsplit("#### ", 1)[1]}) + "\n")
+    t0 = time.perf_counter()
+    report = import_file(path, explore.store(), fmt="generic", models=[IMPORT_MODEL], task="gsm8k")
+    seconds = time.perf_counter() - t0
+    print(f"imported {path.name} ({report.problems} prompts, {report.samples} samples) in {seconds:.2f} s")
+    return {"file": path.name, "prompts": report.problems, "samples": report.samples, "seconds": seconds}
+
+
+def measure(*, after_run: bool = False, scale: int | None = None, browser: bool = True) -> dict:
+    """The benchmark's figures on the cache (TTC_CACHE or cache/), or on a scratch cache made from it."""
+    from backend import explore
+
+    old = os.environ.get("TTC_CACHE")
+    scratch = None
+    extra: dict = {"after_run": after_run, "scale": scale}
+    try:
+        if after_run or scale:
+            scratch, built = scratch_cache(cache_dir(), scale)
+            os.environ["TTC_CACHE"] = str(scratch)
+            explore.reset_store()
+            if built is not None:
+                from backend.explore import derived
+
+                t0 = time.perf_counter()
+                derived.precompute(explore.store())  # what build-cache and compact leave behind
+                extra["synthetic"] = {**built, "precompute_s": time.perf_counter() - t0}
+                print(f"synthetic store: {built['rows']['runs']} runs, {built['rows']['samples']:,} samples, "
+                      f"{built['bytes'] / 2**20:.0f} MiB in {built['seconds']:.1f} s; derived data precomputed in "
+                      f"{extra['synthetic']['precompute_s']:.1f} s")
+                derived.forget()  # the timed calls load it from its files, as a fresh server does
+        first = "derived points loaded"
+        if after_run:
+            from backend.explore.derived import points
+
+            t0 = time.perf_counter()
+            points(explore.store())  # a warm server: the store open and the points loaded before the run
+            extra["before_run_load_s"] = time.perf_counter() - t0
+            print(f"derived points loaded before the run in {extra['before_run_load_s']:.2f} s")
+            extra["live_run"] = live_greedy_run()
+            extra["import"] = import_generic(scratch / "bench-input")
+            first = "first call after the run and the import (their points added)"
+        out = {"backend": time_pages(first), "memory": models_memory(),
+               "browser": browser_cold_start() if browser else None, **extra,
+               "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    finally:
+        if scratch is not None:
+            if old is None:
+                os.environ.pop("TTC_CACHE", None)
+            else:
+                os.environ["TTC_CACHE"] = old
+            explore.reset_store()
+            shutil.rmtree(scratch, ignore_errors=True)
+    return out
+
+
+def summary(out: dict) -> dict:
+    """The figures --json prints: per-page p50/p95, cold start (None without the browser), RSS with the models."""
+    pages = {name: {"p50_ms": round(v["p50_ms"], 2), "p95_ms": round(v["p95_ms"], 2)}
+             for name, v in out["backend"]["pages"].items()}
+    browser = out.get("browser")
+    return {"pages": pages, "cold_start_s": round(browser["cold_first_chart_s"], 2) if browser else None,
+            "rss_mib": round(out["memory"]["rss_all_models_mib"], 1)}
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m backend bench app")
-    ap.add_argument("--no-browser", action="store_true")
+    ap.add_argument("--after-run", action="store_true",
+                    help="measure on a scratch copy of the cache after one live greedy run and one imported file")
+    ap.add_argument("--scale", type=int, metavar="N", help="measure on a synthetic store N times the cache's runs")
+    ap.add_argument("--json", action="store_true", help='print only {"pages", "cold_start_s", "rss_mib"} as JSON')
+    ap.add_argument("--no-browser", action="store_true", help="skip the cold start in Chromium")
     args = ap.parse_args(argv)
-    out = {"backend": time_pages(), "memory": models_memory(),
-           "browser": None if args.no_browser else browser_cold_start(),
-           "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-    dest = ROOT / "runs" / "bench"
-    dest.mkdir(parents=True, exist_ok=True)
-    (dest / "app.json").write_text(json.dumps(out, indent=2))
-    print(f"saved {dest / 'app.json'}")
+    if args.scale is not None and not 1 <= args.scale <= 100:
+        raise ValueError("--scale must be in 1..100")
+    with contextlib.redirect_stdout(sys.stderr) if args.json else contextlib.nullcontext():
+        out = measure(after_run=args.after_run, scale=args.scale, browser=not args.no_browser)
+        out["summary"] = summary(out)
+        name = "app" + (f"-scale{args.scale}" if args.scale else "") + ("-after-run" if args.after_run else "")
+        dest = runs_dir() / "bench"
+        dest.mkdir(parents=True, exist_ok=True)
+        (dest / f"{name}.json").write_text(json.dumps(out, indent=2))
+        if out.get("live_run"):
+            print(f"live greedy run, one prompt, warm: {out['live_run']['seconds']:.2f} s end to end (target ≤ 1.5 s)")
+        print(f"saved {dest / name}.json")
+    if args.json:
+        print(json.dumps(out["summary"]))
     return 0
