@@ -245,8 +245,19 @@ def score_pools(plan: list[PlannedRun], store: Store, quiet: bool = False, keys:
     for run in tqdm(pools, desc="score pools", unit="run", disable=quiet, file=sys.stderr):
         key = key_of[run] if keys is not None else run.spec.key_for(models.load_engine(run.spec.model))
         for verifier in have:
+            if verifier != POOL_VERIFIERS[0] and not _equal_compute(run, read_card):
+                continue  # the older 256-sample pools of larger members: the 0.8M verifier only (CPU time)
             n += score_pool(key, verifier, store=store)
     return n
+
+
+def _equal_compute(run: PlannedRun, read_card) -> bool:
+    """Whether a pool is at most the 0.1M member's 256-sample pool in samples × policy parameters."""
+    try:
+        params = read_card(run.spec.model)["params"]
+    except (FileNotFoundError, ValueError):
+        return True
+    return run.spec.sampling.n * params <= POOL_BASE[0] * POOL_BASE[1] * 1.01
 
 
 def _is_final(model: str, read_card) -> bool:

@@ -12,7 +12,7 @@ import streamlit as st
 
 from backend.analysis.points import POOL_STRATEGIES
 from backend.analysis.selection import MAIN_TEMPERATURE
-from backend.explore import fmt, overview, unique_labels
+from backend.explore import common, fmt, overview, unique_labels
 from backend.verifiers import base_name, deployable, noise_rate
 
 # Colour-blind-safe colours (Okabe & Ito 2008; Tol's muted scheme), the same meaning on every page. Correct vs wrong
@@ -117,6 +117,22 @@ def select(label: str, options: list, key: str, default=None, help: str | None =
     if raw is not None and raw not in labels:
         _link_note(key, raw, shown)
     return options[labels.index(shown)]
+
+
+VARIANT_LABELS = {"single": "single-path traces (default)", "multi": "multi-path traces (zoo v2)"}
+
+
+def variant() -> str | None:
+    """The zoo's CoT trace-path variant this page shows (a sidebar choice bound to the URL as ``?variant=``); None
+    when the cache holds one variant only."""
+    variants = common.path_variants()
+    if len(variants) < 2:
+        return None
+    with st.sidebar:
+        return select("Zoo variant", variants, "variant", format_func=lambda v: VARIANT_LABELS.get(v, v),
+                      help="The zoo is trained twice on the same data budget: steps in one canonical order (the "
+                           "default: its error profile is the closer to a real model's), or in any legal order "
+                           "(sampled paths differ, so errors are less correlated). Real models page: error profile.")
 
 
 def _own(key: str, labels: list | None = None) -> None:

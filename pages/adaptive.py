@@ -5,12 +5,12 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from backend.explore import adaptive, common, fmt
-from pages._common import (NEUTRAL, STRATEGY_COLORS, UPPER_BOUND, acc_range, download, explain, header, model_color,
+from pages._common import (variant, NEUTRAL, STRATEGY_COLORS, UPPER_BOUND, acc_range, download, explain, header, model_color,
                            safe, select, strategy_label, toggle)
 
 header("Adaptive compute", "Does spending little on easy prompts and a lot on hard ones beat the same budget spent "
        "evenly?")
-finals = common.final_models("cot")
+finals = common.final_models("cot", variant())
 if not finals:
     st.info("No CoT models with runs in the cache yet.")
     st.stop()

@@ -4,13 +4,13 @@ import plotly.express as px
 import streamlit as st
 
 from backend.explore import common, fmt, small_large
-from pages._common import (STRATEGY_SHORT, UPPER_BOUND, download, explain, header, model_color, safe, select,
+from pages._common import (variant, STRATEGY_SHORT, UPPER_BOUND, download, explain, header, model_color, safe, select,
                            slider, strategy_label)
 from pages._figures import winner_figure
 
 header("Small vs large", "At the same inference FLOPs per prompt, when does a bigger model beat a small one that "
        "thinks more?")
-finals = common.final_models("cot")
+finals = common.final_models("cot", variant())
 if len(finals) < 2:
     st.info("This page needs at least two trained CoT models with runs in the cache.")
     st.stop()

@@ -5,12 +5,12 @@ import streamlit as st
 
 from backend.analysis.spread import METRICS
 from backend.explore import common, fmt, spread
-from pages._common import (CORRECT, MARK, NEUTRAL, ci_figure, download, explain, header, html_safe, safe, select,
+from pages._common import (variant, CORRECT, MARK, NEUTRAL, ci_figure, download, explain, header, html_safe, safe, select,
                            select_slider)
 
 header("Spread", "Does thinking longer (or sampling hotter) widen the output distribution — and when does more "
        "thinking start to hurt?")
-finals = common.final_models("cot")
+finals = common.final_models("cot", variant())
 if not finals:
     st.info("No CoT models with runs in the cache yet.")
     st.stop()

@@ -17,7 +17,7 @@ import pandas as pd
 from backend.analysis.points import PARAM_COLUMNS, POOL_STRATEGIES
 
 __all__ = ["MAIN_TEMPERATURE", "MAIN_RECIPE", "SPREAD_AXES", "at_main_temperature", "series", "final_models",
-           "family_members", "seed_replicates", "ablation_pairs", "main_pool", "spread_runs"]
+           "family_members", "path_variants", "seed_replicates", "ablation_pairs", "main_pool", "spread_runs"]
 
 MAIN_TEMPERATURE = 0.8  # the pools' main sampling temperature (the other temperatures are the Spread page's axis)
 SPREAD_AXES = {"temperature": ("sample", None), "thinking": ("budget_forcing", "force"),
@@ -79,18 +79,24 @@ def _is_main_recipe(models: pd.DataFrame) -> pd.Series:
 
 def final_models(models: pd.DataFrame, fmt: str | None = None, *, have=None, paths: str | None = None) -> list[str]:
     """Fully trained models of the main recipe (no checkpoints, ablations or extra seeds), smallest first; fmt
-    ("cot", "direct") and have (names with runs) narrow them; paths picks a trace-path variant ("multi") instead of
-    the main one."""
+    ("cot", "direct") and have (names with runs) narrow them; paths picks a CoT trace-path variant ("multi") instead
+    of the main one (direct-answer models write no path and belong to every variant)."""
     m = models[models["checkpoint_of"].isna()]
-    recipe = {**MAIN_RECIPE, **({"paths": paths} if paths else {})}
-    for col, main in recipe.items():
+    for col, main in MAIN_RECIPE.items():
         v = _recipe_value(m, col)
-        m = m[v.isna() | (v == main)]
+        keep = v.isna() | (v == (paths or main if col == "paths" else main))
+        m = m[keep | (m["fmt"] == "direct")] if col == "paths" else m[keep]
     if fmt:
         m = m[m["fmt"] == fmt]
     if have is not None:
         m = m[m["name"].isin(set(have))]
     return m.sort_values(["params", "name"])["name"].tolist()
+
+
+def path_variants(models: pd.DataFrame) -> list[str]:
+    """The CoT trace-path variants the zoo holds final models of, the main one first."""
+    found = set(_recipe_value(models[(models["fmt"] == "cot") & models["checkpoint_of"].isna()], "paths").dropna())
+    return [MAIN_RECIPE["paths"]] + sorted(found - {MAIN_RECIPE["paths"]})
 
 
 def family_members(models: pd.DataFrame, family: str) -> pd.DataFrame:

@@ -10,7 +10,7 @@ from backend.analysis.allocation import allocation_curve
 from backend.analysis.curves import budget_curves, budget_grid
 from backend.analysis.routing import mixture_at, routing_front
 from backend.explore import store
-from backend.explore.common import bins, final_models
+from backend.explore.common import all_final_models, bins, final_models
 from backend.explore.derived import memo, points
 
 
@@ -56,5 +56,5 @@ def routing(direct: str, cot: str) -> dict:
 
 def route_pairs() -> list[tuple[str, str]]:
     """(direct, CoT) model pairs that both have greedy runs."""
-    directs, cots = final_models("direct"), final_models("cot")
+    directs, cots = final_models("direct"), all_final_models("cot")
     return [(d, c) for d in directs for c in cots]

@@ -34,10 +34,21 @@ def zoo_models() -> pd.DataFrame:
     return table.sort_values(["params", "name"]).reset_index(drop=True)
 
 
-def final_models(fmt: str | None = "cot") -> list[str]:
+def final_models(fmt: str | None = "cot", paths: str | None = None) -> list[str]:
     """Final zoo models with results (selection.final_models: no checkpoints, ablations or extra seeds), optionally
-    of one format, smallest first."""
-    return selection.final_models(zoo_models(), fmt)
+    of one format, smallest first; ``paths`` picks the CoT trace-path variant (default: the main one)."""
+    return selection.final_models(zoo_models(), fmt, paths=paths)
+
+
+def path_variants() -> list[str]:
+    """The zoo's CoT trace-path variants with results, the default first ("single": its error profile is the
+    closer to Llama-2-13B's, see README "Zoo v2")."""
+    return selection.path_variants(zoo_models())
+
+
+def all_final_models(fmt: str | None = "cot") -> list[str]:
+    """Final models of every trace-path variant, the default variant's first."""
+    return list(dict.fromkeys(m for p in path_variants() for m in final_models(fmt, p)))
 
 
 def point_strategies() -> list[str]:

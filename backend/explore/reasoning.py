@@ -8,7 +8,7 @@ import pandas as pd
 from backend.analysis import data, selection
 from backend.analysis.curves import budget_curves
 from backend.explore import store
-from backend.explore.common import bins, final_models, zoo_models
+from backend.explore.common import all_final_models, bins, final_models, zoo_models
 from backend.explore.derived import memo, points
 
 
@@ -63,7 +63,7 @@ def families() -> list[str]:
     """Final CoT models with at least one training checkpoint in the cache (a training-compute axis)."""
     t = zoo_models()
     have = set(t["name"])
-    return [f for f in final_models("cot") if len(selection.family_members(t, f)["name"].isin(have)) >= 2]
+    return [f for f in all_final_models("cot") if len(selection.family_members(t, f)["name"].isin(have)) >= 2]
 
 
 def iso_matrix(grid: pd.DataFrame) -> dict:

@@ -27,10 +27,10 @@ K_OPTIONS = (2, 4, 8)  # the page's choices of k, precomputed for every final Co
 
 def all_curves() -> pd.DataFrame:
     """Every final CoT model's spread curves for every axis and k in K_OPTIONS (saved with the derived data)."""
-    from backend.explore.common import final_models
+    from backend.explore.common import all_final_models
 
     parts = []
-    for model in final_models("cot"):
+    for model in all_final_models("cot"):
         for axis in AXES:
             pools = _pools(model, axis)
             for k in K_OPTIONS if pools else ():
