@@ -4,6 +4,7 @@ Run with `make app` (or `streamlit run app.py`). Every page reads the shipped ca
 import streamlit as st
 
 from backend.explore import warm_up
+from pages._common import finish_page
 
 st.set_page_config(page_title="ttc-lab · test-time compute", page_icon=":material/calculate:", layout="wide")
 
@@ -33,3 +34,4 @@ PAGES = {
 
 warm_up()  # load the generations store in the background while the first page draws from derived data
 st.navigation(PAGES).run()
+finish_page()  # what this page's run found about the cache (derived data not saved, a damaged batch), said once

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+import threading
 
 import numpy as np
 import pandas as pd
@@ -320,17 +321,56 @@ def use_navigation() -> None:
         st.rerun()
 
 
-def start_page(page: str) -> None:
-    """What every page does first: the app's navigation, its own widget state (not another page's), and — once per
-    session — the note that derived data cannot be saved."""
-    use_navigation()
-    _isolate(page)
+_page_run = threading.local()  # the note slot of the page this script run draws (one thread per run)
+
+
+def _cache_notes() -> list[tuple[str, str, str]]:
+    """(key, kind, text) of what a session is told once about the cache: derived data that cannot be saved, and
+    each damaged batch the store skips."""
+    from backend import explore
     from backend.explore import derived
 
+    out = []
     note = derived.note()
-    if note and not st.session_state.get("_derived_noted"):
-        st.session_state["_derived_noted"] = True
-        st.info(note[0].upper() + note[1:] + ".")
+    if note:
+        out.append(("derived", "info", note[0].upper() + note[1:] + "."))
+    for problem in explore.store_problems():
+        out.append((f"problem {problem}", "warning",
+                    f"Part of the cache cannot be read and is left out of every page: {safe(problem, 400)}. "
+                    "`python -m backend compact` moves the damaged batch aside, intact, into store/quarantine/."))
+    return out
+
+
+def _say_cache_notes() -> None:
+    """Show, in this run's slot, the notes the session has not been shown yet (a note counts as shown once a run
+    that drew it completes: a run cut short by st.rerun() loses what it drew)."""
+    slot = getattr(_page_run, "slot", None)
+    if slot is None:
+        return
+    said = st.session_state.get("_cache_noted", set())
+    for key, kind, text in _cache_notes():
+        if key not in said and key not in _page_run.shown:
+            _page_run.shown.add(key)
+            getattr(slot, kind)(text)
+
+
+def start_page(page: str) -> None:
+    """What every page does first: the app's navigation, its own widget state (not another page's), and a slot at
+    the top for what a session is told once about the cache (derived data that cannot be saved, damaged batches
+    skipped): filled now with what is known, and by :func:`finish_page` with what this page run found."""
+    use_navigation()
+    _isolate(page)
+    _page_run.slot, _page_run.shown = st.container(), set()
+    _say_cache_notes()
+
+
+def finish_page() -> None:
+    """After a page ran (app.py): the notes its own run gave rise to (a first save of derived data that failed, a
+    batch found damaged while reading), at the top of that page rather than on the next one."""
+    _say_cache_notes()
+    if getattr(_page_run, "slot", None) is not None:
+        st.session_state["_cache_noted"] = st.session_state.get("_cache_noted", set()) | _page_run.shown
+    _page_run.slot = None
 
 
 def header(title: str, question: str) -> None:

@@ -21,6 +21,13 @@ def store() -> Store:
     return _store
 
 
+def store_problems() -> list[str]:
+    """One line per batch or file the shared store skipped as damaged (none while the store is not open yet)."""
+    with _lock:
+        opened = _store
+    return list(opened.problems) if opened is not None else []
+
+
 def warm_up() -> None:
     """At server start, in a background thread: open the store, load the derived points every analysis page reads,
     then the Playground's default model, so neither a first page nor a first live run waits for them. Safe to call

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from backend.store.batches import Batch, open_batch, visible_batches
 from backend.store.schema import TABLES
@@ -88,8 +90,48 @@ class Store:
                 self._reset()
                 return self.refresh()
             if new:
-                self._take(new)
+                self._take_checked(new)
             return len(new)
+
+    def _take_checked(self, new: list[Batch]) -> None:
+        """_take(new) in one transaction; when DuckDB cannot read them (data pages damaged behind a valid footer,
+        an error that need not name the file), the damaged batches are found by reading each file in full, named
+        and skipped, and the others taken."""
+        try:
+            self._con.begin()
+            self._take(new)
+            self._con.commit()
+            return
+        except duckdb.Error as e:
+            self._con.rollback()
+            for b in new:  # _take registered none of them: the transaction was rolled back
+                self._batches.pop(b.name, None)
+            error = e
+        good = []
+        for b in new:
+            why = self._data_problem(b)
+            if why is None:
+                good.append(b)
+            else:
+                self._bad[b.name] = [why]
+                self._problem(f"skipping batch {b.name}: {why}")
+        if len(good) == len(new):
+            raise error
+        if good:
+            self._take(good)
+        else:
+            self._views()
+
+    def _data_problem(self, batch: Batch) -> str | None:
+        """Why one of the batch's files cannot be read in full (its data pages, not only its footer), else None."""
+        for path in batch.files.values():
+            try:
+                pq.ParquetFile(path).read()
+                self._con.sql(f"SELECT * FROM read_parquet({_files([path])})").to_arrow_table()
+            except (duckdb.Error, pa.ArrowException, OSError, ValueError) as e:  # the data cannot be read
+                first = "".join(c if c.isprintable() else "?" for c in (str(e).splitlines() or [""])[0])
+                return f"{path}: damaged data ({type(e).__name__}: {first})"
+        return None
 
     def _reset(self) -> None:
         for name in TABLES:
@@ -147,11 +189,19 @@ class Store:
         self._batches.clear()
         self._take(keep) if keep else self._views()
 
-    def _blame(self, error: Exception) -> str | None:
+    def _blame(self, error: Exception) -> tuple[str, str] | None:
+        """The loaded batch a query error comes from, and why: named in the message, else (DuckDB need not name
+        the file) the first batch a full read of each file finds damaged. None: no batch is to blame."""
         msg = str(error)
         for name, b in self._batches.items():
             if any(str(p) in msg for p in b.files.values()):
-                return name
+                return name, f"damaged data ({type(error).__name__}: {msg.splitlines()[0]})"
+        if isinstance(error, (duckdb.ParserException, duckdb.BinderException, duckdb.CatalogException)):
+            return None  # the query is wrong, not the data
+        for name, b in sorted(self._batches.items()):
+            why = self._data_problem(b)
+            if why is not None:
+                return name, why
         return None
 
     # -- queries ------------------------------------------------------------------------------------------------
@@ -172,10 +222,10 @@ class Store:
                 except duckdb.Error as e:
                     if self.refresh():  # a compaction may have replaced the files under us
                         continue
-                    name = self._blame(e)
-                    if name is None:
+                    blamed = self._blame(e)
+                    if blamed is None:
                         raise
-                    self._drop_batch(name, f"damaged data ({type(e).__name__}: {str(e).splitlines()[0]})")
+                    self._drop_batch(*blamed)
             return fetch()
 
     def done_prompts(self, run_key: str) -> set[str]:
