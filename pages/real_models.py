@@ -2,9 +2,9 @@
 import plotly.graph_objects as go
 import streamlit as st
 
-from backend.explore import fmt, real
-from pages._common import (CORRECT, MARK, WRONG, ci_figure, download, explain, header, html_safe, model_color, safe,
-                           select, with_series)
+from backend.explore import fmt, profile, real
+from pages._common import (CORRECT, MARK, NEUTRAL, PALETTE, WRONG, ci_figure, download, explain, header, html_safe,
+                           model_color, safe, select, with_series)
 
 header("Real models", "Do the zoo's lessons hold for real language models on GSM8K?")
 runs = real.imported_runs()
@@ -49,6 +49,55 @@ if not pools.empty:
         st.plotly_chart(fig, key="real_answers")
     st.dataframe(real.problem_view(table), hide_index=True)
     download(table, "real_problems")
+
+st.subheader("Error profile: the zoo against real models")
+prof = profile.profiles()
+ks = profile.gain_ks(prof)
+if not ks:
+    st.info("No pool of at least 8 samples per problem is stored, so there is no voting gain to compare.")
+else:
+    k = select("Voting gain at", ks, "profile_k", default=24 if 24 in ks else ks[-1],
+               format_func=lambda k: f"maj@{k} − pass@1")
+    shown = prof[prof[f"maj{k}_gain"].notna()]
+    style = {"real": ("diamond", "#000000"), "single": ("circle", PALETTE[0]), "multi": ("square", PALETTE[1])}
+    fig = go.Figure()
+    for r in shown.itertuples():  # one marker per pool: the shape and colour say which kind it is
+        symbol, colour = style.get(r.variant, ("circle", NEUTRAL))
+        name = f"{r.model} ({profile.VARIANT_WORDS.get(r.variant, r.variant)}, {r.n} samples)"
+        gain = [getattr(r, f"maj{k}_gain{s}") for s in ("", "_lo", "_hi")]
+        fig.add_trace(go.Scatter(
+            x=[r.error_agreement], y=[gain[0]], mode="markers+text", name=html_safe(name),
+            text=[html_safe(r.model)], textposition="top center", textfont=dict(size=10),
+            marker=dict(size=14 if r.variant == "real" else 11, color=colour, line=dict(width=1, color="#000"),
+                        symbol=symbol + ("-open" if r.role == "seed" else "")),
+            error_x=dict(type="data", array=[r.error_agreement_hi - r.error_agreement],
+                         arrayminus=[r.error_agreement - r.error_agreement_lo]),
+            error_y=dict(type="data", array=[gain[2] - gain[0]], arrayminus=[gain[0] - gain[1]]),
+            hovertemplate=f"{html_safe(name)}<br>maj@{k} − pass@1: {fmt.ci_points(*gain)}<br>error agreement "
+                          f"{fmt.pct(r.error_agreement)} ({fmt.pct(r.error_agreement_lo)} to "
+                          f"{fmt.pct(r.error_agreement_hi)})<br>pass@1 {fmt.pct(r.pass1)}<extra></extra>"))
+    fig.update_layout(height=440, margin=dict(l=10, r=10, t=30, b=10), legend=dict(orientation="h", y=-0.25),
+                      xaxis=dict(title="error agreement (share of wrong samples giving the most common wrong answer)",
+                                 tickformat=".0%"),
+                      yaxis=dict(title=f"maj@{k} − pass@1 (accuracy gained by voting)", tickformat="+.0%"))
+    st.plotly_chart(fig, key="error_profile")
+    if len(shown) < len(prof):
+        st.caption(f"Pools of fewer than {k} samples per problem have no maj@{k} and are left out of the chart: "
+                   + safe(", ".join(sorted(set(prof.loc[prof[f'maj{k}_gain'].isna(), 'model']))), 300) + ".")
+    refs = profile.real_pools(prof)
+    if refs:
+        names = dict(zip(prof["run_key"], prof["model"] + " · " + prof["n"].astype(str) + " samples per problem"))
+        ref = select("Real pool the zoo variants are compared with", refs, "profile_ref", format_func=names.get)
+        st.markdown(profile.closeness_sentence(profile.comparison(ref)))
+    else:
+        st.markdown(profile.closeness_sentence(profile.comparison()))
+    explain("Each marker is one pool: diamonds real models, circles the single-path zoo (one legal reduction order), "
+            "squares the multi-path zoo (any legal order); open markers are other training seeds. Voting helps when "
+            "errors disagree: up and to the left, sampling fixes mistakes; to the right, a model repeats the same "
+            "wrong answer and more samples cannot outvote it. Bars: 95% bootstrap CIs over problems; maj@k is exact "
+            "over all k-subsets of a pool (ties split).", "Wang et al. 2023 (self-consistency); Brown et al. 2024")
+    st.dataframe(profile.profile_view(prof), hide_index=True)
+    download(prof, "error_profile")
 
 table = real.verifier_comparison()
 if not table.empty:

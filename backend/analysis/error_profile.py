@@ -60,21 +60,30 @@ def profile(answers: list[list[str | None]], gold: list[str], *, ks: Sequence[in
     per prompt), the pool size n and the number of prompts."""
     if not answers or len(answers) != len(gold):
         raise ValueError("answers and gold must list the same, non-zero number of prompts.")
-    df = per_prompt(answers, gold, ks)
-    out = {"n": min(len(a) for a in answers), "prompts": len(df)}
+    return summarise(per_prompt(answers, gold, ks), min(len(a) for a in answers), ks=ks, n_boot=n_boot, seed=seed)
 
-    def put(name: str, values: np.ndarray) -> None:
+
+def features(df: pd.DataFrame, ks: Sequence[int] = KS) -> dict[str, np.ndarray]:
+    """The per-prompt values whose means make the profile (NaN: not defined on that prompt): pass1, maj{k}_gain,
+    coverage, majority_wrong_some_right, error_agreement."""
+    out = {"pass1": df["pass1"].to_numpy(dtype=float)}
+    for k in ks:
+        out[f"maj{k}_gain"] = (df[f"maj@{k}"] - df["pass1"]).to_numpy(dtype=float)
+    for col in ("coverage", "majority_wrong_some_right", "error_agreement"):
+        out[col] = df[col].to_numpy(dtype=float)
+    return out
+
+
+def summarise(df: pd.DataFrame, n: int, *, ks: Sequence[int] = KS, n_boot: int = 2000, seed: int = 0) -> dict:
+    """profile() from per_prompt()'s rows (so a caller that keeps the rows, e.g. to bootstrap a distance between
+    pools, computes the costly majority estimates once)."""
+    out = {"n": int(n), "prompts": len(df)}
+    for name, values in features(df, ks).items():
         v = values[~np.isnan(values)]
         if len(v) == 0:
             out[name], out[f"{name}_lo"], out[f"{name}_hi"] = np.nan, np.nan, np.nan
-            return
+            continue
         out[name], out[f"{name}_lo"], out[f"{name}_hi"] = E.bootstrap_ci(v, n_boot=n_boot, seed=seed)
-
-    put("pass1", df["pass1"].to_numpy())
-    for k in ks:
-        put(f"maj{k}_gain", (df[f"maj@{k}"] - df["pass1"]).to_numpy(dtype=float))
-    for col in ("coverage", "majority_wrong_some_right", "error_agreement"):
-        put(col, df[col].to_numpy(dtype=float))
     return out
 
 

@@ -22,11 +22,10 @@ from backend.analysis import selection
 from backend.analysis.claims import INF, MARGIN, NOISE_RATES, VERDICTS, verdict
 from backend.analysis.curves import budget_curves
 from backend.analysis.error_profile import pool_profile
-from backend.analysis.points import pool_points
-from backend.analysis.rescore import RULE_BASED, with_rule_scores
 from backend.explore import fmt, store
 from backend.explore.common import final_models, main_pool, partner
 from backend.explore.derived import claims_status, memo, points
+from backend.explore.verifier_knob import rule_points
 from backend.verifiers import base_name, deployable, noise_rate
 
 SUPPORTED, NOT_SUPPORTED, INCONCLUSIVE, INSUFFICIENT = VERDICTS
@@ -210,16 +209,11 @@ def _selection(model: str) -> dict:
 
 @memo
 def verifier_quality(model: str):
-    """(curves, points): best-of-k curves of a model's main pool by every verifier it can be scored with: the ones stored with the
-    pool (e.g. a learned verifier) and the exact step checker with its noisy wrappers at the claims' NOISE_RATES,
-    computed from the stored texts (backend.analysis.rescore); majority vote and coverage beside them."""
-    key = main_pool(model)
-    if key is None:
-        raise ValueError(f"{model} has no sampling pool")
-    pool = D.load_pool(store(), key)
-    rules = [v for b in RULE_BASED for v in (b, *(f"noisy:{b}:{r:g}" for r in NOISE_RATES))]
-    pool = with_rule_scores(store(), pool, rules)
-    pts = pool_points(pool, weighted=False)
+    """(curves, points): best-of-k curves of a model's main pool by every verifier it can be scored with: the ones
+    stored with the pool (e.g. a learned verifier) and the exact step checker with its noisy wrappers at the claims'
+    NOISE_RATES, computed from the stored texts (verifier_knob.rule_points, shared with the Budget curves page);
+    majority vote and coverage beside them."""
+    pts = rule_points(model, NOISE_RATES)
     return budget_curves(pts.rows(pts.meta["strategy"].isin(["best-of-k", "maj@k", "pass@k"]).to_numpy())), pts
 
 
