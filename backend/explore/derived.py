@@ -261,6 +261,13 @@ def precompute(store=None) -> dict:
     with _lock:
         for key in [k for k in _memo if isinstance(k, tuple) and k[0] == "spread"]:
             del _memo[key]
+    from backend.explore import profile
+
+    rows = profile.all_rows()  # the error profiles' per-prompt rows (exact majority over k-subsets: seconds per pool)
+    save_table("profile_rows", rows, rows["run_key"].map(lambda k: [k]), store)
+    with _lock:
+        for key in [k for k in _memo if isinstance(k, tuple) and k[0] == "profile_rows"]:
+            del _memo[key]
     claims(store)
     sig = signature(store)
     for f in _claims_files():

@@ -20,7 +20,7 @@ from backend.analysis import data, selection
 from backend.analysis.claims import INF, verdict
 from backend.analysis.error_profile import KS, features, per_prompt, summarise
 from backend.explore import fmt, store
-from backend.explore.derived import memo
+from backend.explore.derived import memo, saved_table
 
 FEATURES = ("gain", "error_agreement", "majority_wrong_some_right")  # "gain" is maj@K − pass@1 at the compared K
 FEATURE_WORDS = {"gain": "maj@{k} − pass@1", "error_agreement": "error agreement",
@@ -56,11 +56,30 @@ def profile_pools() -> pd.DataFrame:
     return pd.DataFrame(rows, columns=cols).drop_duplicates("run_key").reset_index(drop=True)
 
 
-@memo
-def _rows(run_key: str) -> pd.DataFrame:
-    """error_profile.per_prompt of one stored pool (the costly part: exact majority over k-subsets)."""
+def _compute_rows(run_key: str) -> pd.DataFrame:
     pool = data.load_pool(store(), run_key)
     return per_prompt(pool.answers, pool.gold, [k for k in KS if k <= pool.n])
+
+
+def all_rows() -> pd.DataFrame:
+    """Every profiled pool's per-prompt rows, tagged with its run_key (saved with the derived data by precompute)."""
+    parts = [_compute_rows(k).assign(run_key=k) for k in profile_pools()["run_key"]]
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["run_key"])
+
+
+@memo
+def _rows(run_key: str) -> pd.DataFrame:
+    """error_profile.per_prompt of one stored pool (the costly part: exact majority over k-subsets), read from the
+    derived data when precompute saved it for the pool's current version."""
+    saved = saved_table("profile_rows")
+    if saved is not None and "run_key" in saved.columns:
+        hit = saved[saved["run_key"] == run_key]
+        if len(hit):
+            n = int(profile_pools().set_index("run_key").loc[run_key, "n"]) if run_key in set(
+                profile_pools()["run_key"]) else max(KS)
+            drop = ["run_key"] + [f"maj@{k}" for k in KS if k > n and f"maj@{k}" in hit.columns]
+            return hit.drop(columns=drop).reset_index(drop=True)
+    return _compute_rows(run_key)
 
 
 @memo
