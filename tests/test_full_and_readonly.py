@@ -47,7 +47,7 @@ def _remount_ro(where: Path) -> None:
 
 
 def _fill(where: Path) -> None:
-    with open(where / "filler", "wb") as f:
+    with open(where / "filler", "wb", buffering=0) as f:  # unbuffered: close() has nothing left to flush on ENOSPC
         try:
             while True:
                 f.write(b"\0" * (1 << 16))

@@ -279,7 +279,7 @@ def test_other_levers_page_loads_and_states_computed_sentences(levers_env, monke
     from streamlit.testing.v1 import AppTest
 
     from backend.analysis.levers import cheapest_route
-    from backend.explore import levers
+    from backend.explore import fmt, levers
 
     monkeypatch.chdir(ROOT)
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
@@ -295,7 +295,7 @@ def test_other_levers_page_loads_and_states_computed_sentences(levers_env, monke
     life = levers.lifetime(1e6)
     best = cheapest_route(routes, 1e6, goal)["route"]
     assert best["total_flops"] == pytest.approx(life.loc[life["acc"] >= goal, "total_flops"].min())
-    assert f"{best['total_flops']:.3g} FLOPs in total" in levers.cheapest_sentence(1e6, target)
+    assert f"{fmt.flops(best['total_flops'])} FLOPs in total" in levers.cheapest_sentence(1e6, target)
     for bad in ("<script>alert(1)</script>", "1e309", "nan"):
         at.query_params["queries"] = bad
         at.query_params["target"] = bad
