@@ -252,7 +252,8 @@ def precompute(store=None) -> dict:
         _memo.pop(("bundle", str(derived_dir())), None)
     covered = {f"{k}-{v}" for k, v in versions.items()}
     for f in (derived_dir() / "runs").glob("*") if (derived_dir() / "runs").exists() else ():
-        if f.stem in covered or f.stem.rsplit("-", 1)[0] not in versions:
+        key = f.stem.rsplit("-", 1)[0]
+        if f.stem in covered or key not in versions or f.stem != f"{key}-{versions[key]}":  # covered or stale
             f.unlink(missing_ok=True)
     curves = spread.all_curves()
     runs = store.sql("SELECT model, list(run_key) AS runs FROM runs GROUP BY model")
