@@ -53,7 +53,7 @@ def seed_spread(models: pd.DataFrame, cards: list[dict] | None = None) -> pd.Dat
     rows = []
     for name in selection.final_models(models):
         reps = [r for r in selection.seed_replicates(models, name) if r in table.index]
-        if len(reps) > 1 and name == reps[0]:
+        if len(reps) > 1:  # final_models holds only main-seed models: each family once
             acc = table.loc[reps, "all"].astype(float)
             rows.append({"model": name, "seeds": len(reps), "mean": float(acc.mean()), "sd": float(acc.std(ddof=1)),
                          "members": ", ".join(reps)})
