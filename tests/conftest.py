@@ -65,3 +65,34 @@ def app_cache(micro_cache, tmp_path_factory) -> Path:
     return root
 
 
+
+
+@pytest.fixture()
+def on_app_cache(app_cache, monkeypatch):
+    """The shared store pointed at the app cache for one test, forgotten before and after."""
+    from backend import explore
+
+    monkeypatch.setenv("TTC_CACHE", str(app_cache))
+    explore.reset_store()
+    yield app_cache
+    explore.reset_store()
+
+
+def page_opener(timeout: int, always_run_home: bool = False):
+    """An AppTest opener: ``open_page(page, **params)`` runs app.py, switches to pages/<page>.py (Home stays on app.py
+    unless ``always_run_home``) and sets the query parameters after the switch (a switch starts from a clean URL)."""
+    from streamlit.testing.v1 import AppTest
+
+    root = Path(__file__).resolve().parents[1]
+
+    def open_page(page: str, **params):
+        at = AppTest.from_file(str(root / "app.py"), default_timeout=timeout)
+        if page != "home" or always_run_home:
+            at.run()
+            at.switch_page(f"pages/{page}.py")
+        for k, v in params.items():
+            at.query_params[k] = v
+        at.run()
+        return at
+
+    return open_page

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
+from tests.conftest import page_opener
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = ["home", "story", "budget_curves", "small_vs_large", "spread", "adaptive", "reasoning", "traces", "playground",
@@ -15,25 +16,9 @@ HOSTILE = ["<script>alert(1)</script>", "[x](javascript:alert(1))", "' OR 1=1 --
 
 
 @pytest.fixture()
-def app(app_cache, monkeypatch):
-    from backend import explore
-
-    monkeypatch.setenv("TTC_CACHE", str(app_cache))
+def app(on_app_cache, monkeypatch):
     monkeypatch.chdir(ROOT)
-    explore.reset_store()
-
-    def open_page(page: str, **params) -> AppTest:
-        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
-        if page != "home":
-            at.run()
-            at.switch_page(f"pages/{page}.py")
-        for k, v in params.items():  # set after switching: a page switch starts from a clean URL
-            at.query_params[k] = v
-        at.run()
-        return at
-
-    yield open_page
-    explore.reset_store()
+    return page_opener(120)
 
 
 def _charts(at: AppTest) -> list[dict]:

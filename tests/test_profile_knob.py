@@ -18,6 +18,7 @@ from backend.analysis.error_profile import features, per_prompt
 from backend.analysis.points import Points
 from backend.explore import profile as P
 from backend.explore import verifier_knob as K
+from tests.conftest import page_opener
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -153,13 +154,8 @@ def test_versus_voting_and_the_threshold_follow_the_claims_rule():
 
 # ------------------------------------------------------------------------------------------- on the micro cache
 @pytest.fixture()
-def cache(app_cache, monkeypatch):
-    from backend import explore
-
-    monkeypatch.setenv("TTC_CACHE", str(app_cache))
-    explore.reset_store()
-    yield app_cache
-    explore.reset_store()
+def cache(on_app_cache):
+    return on_app_cache
 
 
 def test_profiles_match_brute_force_on_the_stored_pools(cache):
@@ -216,20 +212,8 @@ def test_verifier_knob_on_a_stored_pool_matches_brute_force(cache):
 # ------------------------------------------------------------------------------------------- the page sections
 @pytest.fixture()
 def app(cache, monkeypatch):
-    from streamlit.testing.v1 import AppTest
-
     monkeypatch.chdir(ROOT)
-
-    def open_page(page: str, **params):
-        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300)
-        at.run()
-        at.switch_page(f"pages/{page}.py")
-        for k, v in params.items():
-            at.query_params[k] = v
-        at.run()
-        return at
-
-    return open_page
+    return page_opener(300, always_run_home=True)
 
 
 def _titles(at) -> list[str]:

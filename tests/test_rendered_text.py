@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
+from tests.conftest import page_opener
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = ["home", "story", "budget_curves", "small_vs_large", "spread", "adaptive", "reasoning", "other_levers", "traces",
@@ -77,25 +78,9 @@ def rendered(at: AppTest) -> list[tuple[str, str]]:
 
 
 @pytest.fixture()
-def app(app_cache, monkeypatch):
-    from backend import explore
-
-    monkeypatch.setenv("TTC_CACHE", str(app_cache))
+def app(on_app_cache, monkeypatch):
     monkeypatch.chdir(ROOT)
-    explore.reset_store()
-
-    def open_page(page: str, **params) -> AppTest:
-        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
-        if page != "home":
-            at.run()
-            at.switch_page(f"pages/{page}.py")
-        for k, v in params.items():
-            at.query_params[k] = v
-        at.run()
-        return at
-
-    yield open_page
-    explore.reset_store()
+    return page_opener(180)
 
 
 def test_the_check_catches_what_it_is_for():

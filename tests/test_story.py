@@ -14,13 +14,8 @@ EMPTY = ("None", "nan", "null")
 
 
 @pytest.fixture()
-def cache(app_cache, monkeypatch):
-    from backend import explore
-
-    monkeypatch.setenv("TTC_CACHE", str(app_cache))
-    explore.reset_store()
-    yield app_cache
-    explore.reset_store()
+def cache(on_app_cache):
+    return on_app_cache
 
 
 def test_steps_are_six_to_eight_and_name_their_claim_and_page():
