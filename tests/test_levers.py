@@ -171,6 +171,27 @@ def test_router_examples_supervise_the_mode_token_only_on_the_label(use_cache):
         assert int(batch["labels"][r, at + 1]) == tok.convert_tokens_to_ids(c[1])  # the rest is always learned
 
 
+def test_router_stage_two_labels_come_from_its_own_forced_short_answers(levers_env, tmp_path):
+    """Stage 2 re-labels each prompt by the router's own greedy answer with "A" forced; the card charges both
+    labelling passes and both stages."""
+    from backend.engines.base import SamplingParams
+    from backend.models import load_engine
+    from backend.tasks import arith
+    from backend.zoo import registry
+    from backend.zoo.router import own_labels
+
+    model, tok = registry.load_member("micro-cot-a-router")
+    probs = [next(s) for s in [arith.train_stream("t")] for _ in range(12)]
+    got = own_labels(model, tok, probs, tmp_path, quiet=True)
+    gens = load_engine("micro-cot-a-router").sample([p.prompt + "A" for p in probs],
+                                                    SamplingParams(temperature=0, max_new_tokens=24))
+    expect = [bool(arith.check_answer(p.expr, arith.parse("A" + g[0].text).answer)) for p, g in zip(probs, gens)]
+    assert got["short"] == expect and got["flops"] > 0
+    ft = registry.read_card("micro-cot-a-router")["fine_tune"]
+    assert "stage 2" in ft["label_rule"] and 0 <= ft["labelled_short_own"] <= 1
+    assert ft["flops"] == pytest.approx(ft["flops_training"] + ft["flops_labels"])
+
+
 def test_router_runs_record_and_count_the_mode(levers_env):
     from backend import explore
     from backend.analysis import data

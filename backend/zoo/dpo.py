@@ -136,13 +136,9 @@ def train_dpo(cfg: DPOConfig, *, state_dir: Path | None = None, quiet: bool = Fa
                 seq_tokens += int(n.sum())
     ref_w, ref_l = torch.cat(ref_w), torch.cat(ref_l)
     opt = torch.optim.AdamW(policy.parameters(), lr=cfg.lr, weight_decay=0.0)
-    st = {"epoch": 0, "step": 0, "tokens": 0, "wall_s": 0.0, "loss": float("nan"), "reward_acc": float("nan")}
     ckpt = state / "state.pt"
-    if ckpt.exists():
-        saved = torch.load(ckpt, weights_only=False)
-        policy.load_state_dict(saved["model"])
-        opt.load_state_dict(saved["opt"])
-        st.update(saved["stats"])
+    st = finetune.resume(ckpt, policy, opt, {"epoch": 0, "step": 0, "tokens": 0, "wall_s": 0.0, "loss": float("nan"),
+                                             "reward_acc": float("nan")})
     policy.train()
     while st["epoch"] < cfg.epochs:
         t0, losses, wins = time.monotonic(), [], []

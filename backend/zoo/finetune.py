@@ -53,6 +53,16 @@ def save_state(path: Path, state: dict) -> None:
     os.replace(tmp, path)
 
 
+def resume(ckpt: Path, model, opt, stats: dict) -> dict:
+    """``stats`` updated from a saved training state at ``ckpt`` (model and optimiser restored in place), if any."""
+    if ckpt.exists():
+        saved = torch.load(ckpt, weights_only=False)
+        model.load_state_dict(saved["model"])
+        opt.load_state_dict(saved["opt"])
+        stats = {**stats, **saved["stats"]}
+    return stats
+
+
 def save_json(path: Path, obj) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
