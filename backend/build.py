@@ -46,13 +46,16 @@ FULL_PATHS = ("single", "multi")  # reasoning-path variants that get every kind 
 
 
 def role(card: dict) -> str:
-    """What a zoo member is for: "checkpoint" (of training), "seed" (another training seed), "ablation" (another
-    data recipe: no "wait" traces) or "final" (the main recipe, of either reasoning-path variant), from its card."""
+    """What a zoo member is for: "checkpoint" (of training), "fine-tune" (DPO, router: a lever), "seed" (another
+    training seed), "ablation" (another data recipe: no "wait" traces) or "final" (the main recipe, of either
+    reasoning-path variant), from its card."""
     from backend.analysis.selection import MAIN_RECIPE
 
     recipe = card.get("recipe") or {}
     if card.get("checkpoint_of"):
         return "checkpoint"
+    if card.get("fine_tune_of"):
+        return "fine-tune"
     if card.get("seed", MAIN_RECIPE["seed"]) != MAIN_RECIPE["seed"]:
         return "seed"
     if card.get("fmt") == "cot" and (recipe.get("p_fix"), recipe.get("p_recheck")) != \
@@ -79,7 +82,7 @@ def pool_size(card: dict) -> int:
 def pool_runs(card: dict, prompts: tuple[PromptRecord, ...], quick: bool = False) -> list[PlannedRun]:
     """Greedy for every member; pools by role: final CoT models of a full variant ``pool_size`` samples at MAIN_T and
     a quarter of that at each SIDE_T (when ≥ 8), of the other variant 256 at MAIN_T only; direct 64; other seeds
-    64; training checkpoints an eighth of their final model's pool (4 to 32); ablations greedy only."""
+    and fine-tuned members 64; training checkpoints an eighth of their final model's pool (4 to 32); ablations greedy only."""
     name, mt = card["name"], _max_tokens(card)
     greedy = SamplingParams(temperature=0, max_new_tokens=mt)
     runs = [RunSpec.make(name, "greedy", greedy)]
@@ -92,7 +95,7 @@ def pool_runs(card: dict, prompts: tuple[PromptRecord, ...], quick: bool = False
         runs.append(pool(8, MAIN_T))
     elif kind == "checkpoint":
         runs.append(pool(min(32, max(4, n // 8)), MAIN_T))
-    elif kind == "seed":
+    elif kind in ("seed", "fine-tune"):
         runs.append(pool(64, MAIN_T))
     elif kind == "ablation":
         pass

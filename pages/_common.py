@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import re
 import threading
+import zlib
 
 import numpy as np
 import pandas as pd
@@ -99,7 +100,7 @@ def model_color(model: str) -> str:
     """One colour per model, fixed by the model's rank in size (the same on every page)."""
     order = _model_order()
     family = model.split("@")[0]
-    i = order.index(family) if family in order else abs(hash(family))
+    i = order.index(family) if family in order else zlib.crc32(family.encode())  # stable across processes
     return PALETTE[i % len(PALETTE)]
 
 
@@ -205,12 +206,12 @@ def toggle(label: str, value: bool, key: str, **kw) -> bool:
 
 def multiselect(label: str, options: list, key: str, default: list | None = None, help: str | None = None, **kw):
     """A multiselect bound to the URL (``?key=<label>&key=<label>``, the labels shown); link values that are not
-    options are dropped with a note."""
+    options are dropped with a note. ``default`` None selects the first option; [] selects none."""
     options = list(options)
     shown = [str(kw.get("format_func", str)(o)) for o in options]
     raw = st.query_params.get_all(key) if key in st.query_params else []
     _own(key, shown + [str(o) for o in options])
-    default = [d for d in (default or options[:1]) if d in options]
+    default = [d for d in (options[:1] if default is None else default) if d in options]
     value = st.multiselect(label, options, default=default, key=key, bind="query-params", help=help, **kw)
     bad = [r for r in raw if r not in set(shown) | {str(o) for o in options}]
     if bad:

@@ -4,8 +4,8 @@ import plotly.express as px
 import streamlit as st
 
 from backend.explore import common, fmt, small_large
-from pages._common import (variant, STRATEGY_SHORT, UPPER_BOUND, download, explain, header, model_color, safe, select,
-                           slider, strategy_label)
+from pages._common import (variant, STRATEGY_SHORT, UPPER_BOUND, download, explain, header, model_color,
+                           multiselect, safe, select, slider, strategy_label)
 from pages._figures import winner_figure
 
 header("Small vs large", "At the same inference FLOPs per prompt, when does a bigger model beat a small one that "
@@ -23,25 +23,33 @@ with c1:
 with c2:
     ref = select("Bins defined by", finals, "ref", default=finals[0], disabled=kind not in common.REFERENCE_BINS,
                  help="oracle and predicted bins are quintiles of one model's own pool")
+tuned = common.fine_tuned_models(finals)
+if tuned:
+    tuned = multiselect("Also competing", tuned, "also", default=[],
+                        help="fine-tuned members (DPO from a teacher): their fine-tune FLOPs are on the Other levers "
+                             "page; here they compete per query like any model")
+competing = finals + [m for m in tuned if m not in finals]
 if kind in common.REFERENCE_BINS:
     st.caption(f"{common.BIN_KINDS[kind].split(':')[0].capitalize()} bins of **{ref}**'s own main pool: they are "
                f"tailored to {ref} (on its own samples it looks better on easy bins and worse on hard ones than it "
                "is), so read its cells with that in mind.")
 try:
-    wm = small_large.winner_map(tuple(finals), (), kind, ref)
+    wm = small_large.winner_map(tuple(competing), (), kind, ref)
 except ValueError as e:
     st.warning(safe(e, 300))
     st.stop()
-g = small_large.winner_grid(wm, finals, common.bin_labels(kind, ref), lambda x: STRATEGY_SHORT.get(x, x))
+g = small_large.winner_grid(wm, competing, common.bin_labels(kind, ref), lambda x: STRATEGY_SHORT.get(x, x))
 wm = g["table"]
-st.plotly_chart(winner_figure(g, finals), key="winner")
+st.plotly_chart(winner_figure(g, competing), key="winner")
 st.caption("Colour and name = the winning model; below it, its best strategy and budget k. Only deployable strategies "
            f"compete: oracle selection (pass@k) and the exact step checker are the {UPPER_BOUND} and never win a "
            "cell.")
-summary = small_large.winner_summary(wm, finals)
+summary = small_large.winner_summary(wm, competing)
 if summary["n_cells"]:
     cells = ", ".join(f"{m} {summary['cells'][m]} ({summary['clear'][m]} by a margin whose CI excludes 0)"
-                      for m in finals if summary["cells"][m])
+                      for m in competing if summary["cells"][m])
+    if tuned:
+        cells += "; " + ", ".join(f"{m} {summary['cells'][m]}" for m in tuned if not summary["cells"][m])
     ends = "; ".join(f"{b}: {v['cheapest']} at the smallest budget, {v['dearest']} "
                      f"({strategy_label(v['dearest_strategy'])}, k={v['dearest_k']}) at the largest"
                      for b, v in summary["per_bin"].items())

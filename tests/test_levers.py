@@ -286,7 +286,7 @@ def test_new_members_and_strategies_go_through_the_same_estimators(levers_env):
     d = levers.dpo_summary(pts, read_card("micro-cot-a-dpo"))
     g = pts.meta[(pts.meta["model"] == "micro-cot-a-dpo") & (pts.meta["strategy"] == "greedy")].index[0]
     assert d["table"].iloc[0]["tuned"] == pytest.approx(np.nanmean(pts.acc[g]))
-    models = levers.lever_model_table(store)
+    models = data.model_table(store)
     p = levers.proxy_summary(store, pts, models)
     assert len(p) >= 1 and np.all(p["flops"] > 0)
     routes = levers.route_table(pts, models, n_boot=100)
@@ -339,3 +339,53 @@ def test_other_levers_page_loads_without_a_router_or_dpo_member(app_cache, monke
     assert not at.exception, [e.value for e in at.exception]
     assert not any("router" in s.value.lower() for s in at.subheader)
     explore.reset_store()
+
+
+def test_fine_tuned_members_are_levers_not_final_models(levers_env):
+    """A DPO or router member shares its base's recipe and seed, but is never a final model or a seed replicate
+    (claims and pages stay on the trained zoo), and its build plan is greedy plus one 64-sample pool."""
+    from backend.analysis import data, selection
+    from backend.build import pool_runs, role
+    from backend.zoo.registry import read_card
+
+    models = data.model_table()
+    assert models.set_index("name").loc["micro-cot-a-dpo", "fine_tune_of"] == "micro-cot-a"
+    finals = selection.final_models(models)
+    assert "micro-cot-a" in finals and not {"micro-cot-a-dpo", "micro-cot-a-router"} & set(finals)
+    assert "micro-cot-a-dpo" not in selection.seed_replicates(models, "micro-cot-a")
+    card = read_card("micro-cot-a-dpo")
+    assert role(card) == "fine-tune"
+    runs = pool_runs(card, prompts=())
+    assert [(r.spec.strategy, r.spec.sampling.n) for r in runs] == [("greedy", 1), ("sample", 64)]
+
+
+def test_a_dpo_member_can_compete_on_the_winner_map(levers_env, monkeypatch):
+    """Small vs large offers fine-tuned members under "Also competing" (none by default) and, once chosen, counts
+    their cells in the computed sentence."""
+    from tests.conftest import page_opener
+
+    monkeypatch.chdir(ROOT)
+    open_page = page_opener(180)
+    at = open_page("small_vs_large")
+    assert not at.exception, [e.value for e in at.exception]
+    box = next(m for m in at.multiselect if m.label == "Also competing")
+    assert box.value == [] and "micro-cot-a-dpo" in box.options
+    assert "micro-cot-a-dpo" not in " ".join(m.value for m in at.markdown)
+    at = open_page("small_vs_large", also="micro-cot-a-dpo")
+    assert not at.exception, [e.value for e in at.exception]
+    assert next(m for m in at.multiselect if m.label == "Also competing").value == ["micro-cot-a-dpo"]
+    assert "micro-cot-a-dpo" in next(m.value for m in at.markdown if m.value.startswith("Cells won"))
+
+
+def test_same_shape_members_take_the_cot_members_step_times():
+    """A fine-tune of a CoT member decodes like that CoT member, not like a direct member of the same shape that
+    was measured too (whichever name sorts last)."""
+    from backend.analysis.latency import LatencyTable
+
+    entry = lambda t: {"widths": {"1": {"step_s": t, "prefill_s": t}}, "params": 10}
+    table = LatencyTable({"cot-a": entry(0.001), "direct-a": entry(0.5)}, {})
+    cards = [{"name": n, "fmt": f, "params": 10, "layers": 2, "width": 8}
+             for n, f in (("cot-a", "cot"), ("direct-a", "direct"), ("cot-a-dpo", "cot"), ("cot-a@3M", "cot"))]
+    ext = table.extend_to(cards)
+    assert ext.models["cot-a-dpo"] is table.models["cot-a"] and ext.models["cot-a@3M"] is table.models["cot-a"]
+    assert ext.models["direct-a"] is table.models["direct-a"]

@@ -168,8 +168,8 @@ def load_routing(store: Store, direct_model: str, cot_model: str) -> pd.DataFram
 
 
 def model_table(store: Store | None = None, cards: list[dict] | None = None) -> pd.DataFrame:
-    """One row per model: name, params, fmt, family, checkpoint_of, training_tokens, training_flops, layers, width,
-    and the data recipe that tells variants apart (seed, paths, p_fix, p_recheck; NaN when unknown).
+    """One row per model: name, params, fmt, family, checkpoint_of, fine_tune_of (the base of a fine-tuned member: DPO,
+    router), training_tokens, training_flops, layers, width, and the data recipe that tells variants apart (seed, paths, p_fix, p_recheck; NaN when unknown).
 
     From the zoo's cards (registry.list_cards() unless given); with a store, models that appear only in the runs
     table get params from it and fmt / checkpoint from their name ("cot-…", "direct-…", "…@3M"), with training
@@ -179,7 +179,8 @@ def model_table(store: Store | None = None, cards: list[dict] | None = None) -> 
         from backend.zoo.registry import list_cards
 
         cards = list_cards()
-    cols = ["name", "params", "fmt", "family", "checkpoint_of", "training_tokens", "training_flops", "layers", "width"]
+    cols = ["name", "params", "fmt", "family", "checkpoint_of", "fine_tune_of", "training_tokens", "training_flops",
+            "layers", "width"]
     recipe = ["seed", "paths", "p_fix", "p_recheck"]
     rows = []
     for card in cards:
@@ -196,7 +197,7 @@ def model_table(store: Store | None = None, cards: list[dict] | None = None) -> 
             base = name.split("@")[0]
             fmt = base.split("-")[0] if base.split("-")[0] in ("cot", "direct") else None
             rows.append({"name": name, "params": int(params), "fmt": fmt, "family": base,
-                         "checkpoint_of": base if "@" in name else None, "training_tokens": None,
+                         "checkpoint_of": base if "@" in name else None, "fine_tune_of": None, "training_tokens": None,
                          "training_flops": None, "layers": None, "width": None})
     df = pd.DataFrame(rows, columns=cols + recipe)
     df["family"] = df["family"].fillna(df["name"])

@@ -53,10 +53,14 @@ class LatencyTable:
 
     def extend_to(self, cards: list[dict]) -> "LatencyTable":
         """The table with every zoo member that has a measured member's shape (params, layers, width: the same
-        forward pass) added under its own name — checkpoints and fine-tunes decode as fast as their family."""
+        forward pass) added under its own name — checkpoints and fine-tunes decode as fast as their family. Where
+        several measured members share a shape, a CoT one gives the times (its long traces fit per-step time well)."""
         shape = lambda c: (c.get("params"), c.get("layers"), c.get("width"))
         by_name = {c["name"]: shape(c) for c in cards}
-        measured = {by_name[m]: m for m in self.models if m in by_name}
+        fmt = {c["name"]: c.get("fmt") for c in cards}
+        measured: dict = {}
+        for m in sorted((m for m in self.models if m in by_name), key=lambda m: (fmt[m] != "cot", m)):
+            measured.setdefault(by_name[m], m)
         extra = {n: self.models[measured[s]] for n, s in by_name.items() if n not in self.models and s in measured}
         return LatencyTable({**self.models, **extra}, self.verifiers)
 

@@ -16,7 +16,7 @@ from backend.analysis.curves import best_within, summarise
 from backend.analysis.points import Points
 from backend.analysis.selection import MAIN_TEMPERATURE, series
 
-__all__ = ["LEVER_STRATEGIES", "lever_model_table", "plain_points", "dpo_summary", "proxy_summary", "route_table", "lifetime_routes",
+__all__ = ["LEVER_STRATEGIES", "plain_points", "dpo_summary", "proxy_summary", "route_table", "lifetime_routes",
            "cheapest_route"]
 
 LEVER_STRATEGIES = ("learned_route", "proxy")  # runs that are a lever themselves, not plain test-time compute
@@ -39,22 +39,9 @@ def _verdict(d: tuple[float, float, float]) -> str:
     return "higher" if d[1] > 0 else "lower" if d[2] < 0 else "not distinguishable"
 
 
-def lever_model_table(store=None, cards: list[dict] | None = None) -> pd.DataFrame:
-    """data.model_table plus ``fine_tune_of`` (the base of a fine-tuned member, else None) from the cards."""
-    from backend.analysis import data
-
-    if cards is None:
-        from backend.zoo.registry import list_cards
-
-        cards = list_cards()
-    models = data.model_table(store, cards)
-    base = {c["name"]: c.get("fine_tune_of") for c in cards}
-    return models.assign(fine_tune_of=[base.get(n) for n in models["name"]])
-
-
 def plain_points(points: Points, models: pd.DataFrame) -> Points:
     """Deployable points of plain zoo models (no fine-tuned member, no router) under plain test-time strategies.
-    models: lever_model_table."""
+    models: data.model_table."""
     lever_models = set(models.loc[models["fine_tune_of"].notna() | (models["fmt"] == "router"), "name"])
     keep = points.meta["deployable"] & ~points.meta["strategy"].isin(LEVER_STRATEGIES) \
         & ~points.meta["model"].isin(lever_models)

@@ -77,11 +77,16 @@ def _is_main_recipe(models: pd.DataFrame) -> pd.Series:
     return ok
 
 
+def _not_fine_tuned(models: pd.DataFrame) -> pd.Series:
+    """A fine-tuned member (DPO, router) shares its base's recipe but is a lever, not another training run."""
+    return _recipe_value(models, "fine_tune_of").isna()
+
+
 def final_models(models: pd.DataFrame, fmt: str | None = None, *, have=None, paths: str | None = None) -> list[str]:
-    """Fully trained models of the main recipe (no checkpoints, ablations or extra seeds), smallest first; fmt
+    """Fully trained models of the main recipe (no checkpoints, ablations, extra seeds or fine-tunes), smallest first; fmt
     ("cot", "direct") and have (names with runs) narrow them; paths picks a CoT trace-path variant ("multi") instead
     of the main one (direct-answer models write no path and belong to every variant)."""
-    m = models[models["checkpoint_of"].isna()]
+    m = models[models["checkpoint_of"].isna() & _not_fine_tuned(models)]
     for col, main in MAIN_RECIPE.items():
         v = _recipe_value(m, col)
         keep = v.isna() | (v == (paths or main if col == "paths" else main))
@@ -108,7 +113,8 @@ def family_members(models: pd.DataFrame, family: str) -> pd.DataFrame:
 def seed_replicates(models: pd.DataFrame, name: str) -> list[str]:
     """The model and every fully trained member of its shape and data recipe trained with another seed, by seed."""
     row = models.set_index("name").loc[name]
-    m = models[models["checkpoint_of"].isna() & (models["params"] == row["params"]) & (models["fmt"] == row["fmt"])]
+    m = models[models["checkpoint_of"].isna() & _not_fine_tuned(models) & (models["params"] == row["params"])
+               & (models["fmt"] == row["fmt"])]
     for col in ("p_fix", "p_recheck", "paths"):
         v = _recipe_value(m, col)
         m = m[v.isna() if pd.isna(row.get(col)) else (v == row.get(col))]

@@ -40,6 +40,13 @@ def final_models(fmt: str | None = "cot", paths: str | None = None) -> list[str]
     return selection.final_models(zoo_models(), fmt, paths=paths)
 
 
+def fine_tuned_models(bases: list[str]) -> list[str]:
+    """Fine-tuned members (DPO) of ``bases`` with results, smallest first: levers that may compete beside the
+    trained zoo where a page offers it, never final models themselves."""
+    m = zoo_models()
+    return m[m["fine_tune_of"].isin(list(bases))].sort_values(["params", "name"])["name"].tolist()
+
+
 def path_variants() -> list[str]:
     """The zoo's CoT trace-path variants with results, the default first ("single": its error profile is the
     closer to Llama-2-13B's, see README "Zoo v2")."""

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from backend.analysis import latency as L
-from backend.analysis import learned_routing, levers
+from backend.analysis import data, learned_routing, levers
 from backend.explore import fmt, store
 from backend.explore.derived import memo, points
 
@@ -19,7 +19,7 @@ def _cards() -> list[dict]:
 
 
 def models() -> pd.DataFrame:
-    return levers.lever_model_table(store(), _cards())
+    return data.model_table(store(), _cards())
 
 
 def latency_table() -> L.LatencyTable | None:
