@@ -159,7 +159,7 @@ def _compact(args) -> int:
         print(f"note: dropping {len(unplanned)} zoo runs the build plan no longer holds", file=sys.stderr)
         drop |= set(unplanned)
     with build_lock(store.root, say=lambda m: print(f"note: {m}", file=sys.stderr)):
-        out = compact(store, drop_runs=drop, drop_scores_by=args.drop_verifier)
+        out = compact(store, drop_runs=drop, drop_scores_by=args.drop_verifier, keep_base=args.new_only)
     if args.derive:
         out["derived"] = derived.precompute(store)  # the app reads these on first load
     print(json.dumps(out, indent=2))
@@ -357,6 +357,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="leave out zoo runs the build plan no longer holds (live runs and imports stay)")
     cp.add_argument("--no-derive", dest="derive", action="store_false",
                     help="skip recomputing the app's derived data (budget points, claims) afterwards")
+    cp.add_argument("--new-only", action="store_true",
+                    help="keep the oldest batch (the shipped base) as it is and merge only the batches after it: "
+                         "adding runs to the shipped cache then adds one file instead of rewriting it")
     cp.set_defaults(func=_compact)
     mf = sub.add_parser("migrate-flops", help="recompute stored FLOPs with attention (no regeneration; compacts)")
     mf.add_argument("--drop-unmigratable", action="store_true",

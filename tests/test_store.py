@@ -145,6 +145,28 @@ def test_sigkill_mid_batch_leaves_a_readable_cache_and_resume_completes(use_cach
     assert st.sql("SELECT count(*) n FROM (SELECT DISTINCT run_key, prompt_key, sample_idx FROM samples)")["n"][0] == counts["n"]
 
 
+def test_compaction_of_new_batches_only_keeps_the_base_byte_for_byte(tmp_path):
+    """--new-only: the oldest batch stays as it is, the later ones become one batch, the rows read are the same,
+    and a later batch's duplicate of a base pair still loses to the base."""
+    from backend.store.compact import compact
+
+    commit_batch({"samples": [_sample(prompt="p0", idx=i) for i in range(3)],
+                  "runs": [{"run_key": "r1", "model": "m", "model_params": 10}]}, tmp_path)
+    base = sorted((tmp_path / "batches").iterdir())[0]
+    base_bytes = {f.name: f.read_bytes() for f in base.iterdir()}
+    commit_batch({"samples": [_sample(prompt="p0", idx=0, text="dup")]}, tmp_path)
+    for p in range(1, 4):
+        commit_batch({"samples": [_sample(prompt=f"p{p}", idx=i) for i in range(2)]}, tmp_path)
+    before = Store(tmp_path).sql("SELECT * FROM samples ORDER BY prompt_key, sample_idx").drop(columns="batch")
+    out = compact(Store(tmp_path), keep_base=True)
+    assert out["batches_before"] == 5 and out["batches_after"] == 2
+    assert {f.name: f.read_bytes() for f in base.iterdir()} == base_bytes
+    after = Store(tmp_path).sql("SELECT * FROM samples ORDER BY prompt_key, sample_idx").drop(columns="batch")
+    assert before.astype(str).equals(after.astype(str)) and "dup" not in after["text"].tolist()
+    with pytest.raises(ValueError, match="new-only"):
+        compact(Store(tmp_path), keep_base=True, drop_runs={"r1"})
+
+
 def test_compaction_keeps_every_row_once_and_readers_see_no_gap(tmp_path):
     from backend.store.compact import compact
 

@@ -41,23 +41,30 @@ def _verify(store: Store) -> list[str]:
 
 
 def compact(store: Store, drop_runs: set[str] = frozenset(), drop_scores_by: str | None = None,
-            transform: Callable[[str, pa.Table], pa.Table] | None = None) -> dict:
+            transform: Callable[[str, pa.Table], pa.Table] | None = None, keep_base: bool = False) -> dict:
     """Rewrite the store's readable batches as one batch (rows deduplicated by the first-batch rule, sorted by run
     and prompt), leaving out the runs in ``drop_runs`` and the scores by ``drop_scores_by``, each table passed
-    through ``transform(name, table)`` when given (a migration); damaged batches are quarantined intact. Returns
-    what it did."""
+    through ``transform(name, table)`` when given (a migration); damaged batches are quarantined intact.
+    ``keep_base``: leave the oldest batch (a shipped base) byte for byte and merge only the batches after it — the
+    merged one is newer, so the base still wins every pair it holds. Returns what it did."""
     store.refresh()
     _verify(store)
     damaged = store.damaged
     moved = [str(quarantine(store.root, name)) for name in damaged]
-    old = store.batches
+    every = store.batches
+    old = every[1:] if keep_base else every
+    if keep_base and (drop_runs or drop_scores_by or transform is not None):
+        raise ValueError("compact --new-only merges the newer batches as they are; it cannot drop or migrate rows")
     if len(old) <= 1 and not drop_runs and not drop_scores_by and transform is None:
         store.refresh()
-        return {"batches_before": len(old), "batches_after": len(old), "quarantined": moved}
+        return {"batches_before": len(every), "batches_after": len(every), "quarantined": moved}
     keep = "WHERE run_key NOT IN (SELECT unnest(?::VARCHAR[]))"
     tables, rows = {}, {}
     for name in TABLES:
         where, params = ("", []) if name == "prompts" else (keep, [sorted(drop_runs)])
+        if keep_base:
+            where, params = f"{where} {'AND' if where else 'WHERE'} batch IN (SELECT unnest(?::VARCHAR[]))", \
+                params + [old]
         if name == "scores" and drop_scores_by:
             where, params = where + " AND verifier <> ?", params + [drop_scores_by]
         table = store.arrow(f"SELECT * EXCLUDE (batch) FROM {name} {where} ORDER BY {_ORDER[name]}", params)
@@ -69,7 +76,7 @@ def compact(store: Store, drop_runs: set[str] = frozenset(), drop_scores_by: str
         shutil.rmtree(batches_dir(store.root) / name, ignore_errors=True)
     remove_stale_tmp(store.root)
     store.refresh()
-    return {"batches_before": len(old), "batches_after": len(store.batches), "rows": rows,
+    return {"batches_before": len(every), "batches_after": len(store.batches), "rows": rows,
             "runs_dropped": len(drop_runs), "quarantined": moved}
 
 
