@@ -3,7 +3,8 @@
 Run with `make app` (or `streamlit run app.py`). Every page reads the shipped cache under cache/."""
 import streamlit as st
 
-from backend.explore import warm_up
+from backend.explore import own_store, warm_up
+from backend.store import Store
 from pages._common import finish_page
 
 st.set_page_config(page_title="ttc-lab · test-time compute", page_icon=":material/calculate:", layout="wide")
@@ -32,6 +33,7 @@ PAGES = {
     ],
 }
 
+own_store(Store)  # this process owns the cache store: one, opened on first use and shared by every session
 warm_up()  # load the generations store in the background while the first page draws from derived data
 st.navigation(PAGES).run()
 finish_page()  # what this page's run found about the cache (derived data not saved, a damaged batch), said once

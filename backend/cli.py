@@ -65,7 +65,7 @@ def _build_byo(args) -> int:
     """build-cache --model: greedy and a pool of --n samples for one local model on a GSM8K-style file."""
     from backend import models
     from backend.build import build, byo_plan
-    from backend.store import Store
+    from backend.explore import store as shared_store
     from backend.tasks import arith_prompts, get_task, gsm8k_prompts
 
     if args.models or args.quick:
@@ -83,7 +83,7 @@ def _build_byo(args) -> int:
     else:
         prompts, fmt = arith_prompts(args.per_cell)[: args.limit], ""
     plan = byo_plan(name, prompts, args.n, args.temperature, args.max_new_tokens, args.seed, task, fmt)
-    store = Store()
+    store = shared_store()
     summary = build(plan, store=store, batch_prompts=args.batch_prompts, engine=args.engine,
                     ray_options=_ray_options(args))
     for run, key in zip(plan, summary["run_keys"]):
@@ -107,8 +107,8 @@ def _register_model(args) -> int:
 
 
 def _import(args) -> int:
+    from backend.explore import store as shared_store
     from backend.importers import import_file, parse_count
-    from backend.store import Store
 
     names = [n.strip() for n in args.model.split(",")] if args.model else []
     counts = [parse_count(n) for n in args.params.split(",")] if args.params else []
@@ -118,7 +118,7 @@ def _import(args) -> int:
         raise ValueError("give one --params value per --model name (comma-separated for the GPT-3 file)")
     if args.prm_params and not args.prm:
         raise ValueError("--prm-params is the size of the PRM named by --prm; give both")
-    report = import_file(args.file, Store(), fmt=args.format, test=args.test, models=list(zip(names, counts)),
+    report = import_file(args.file, shared_store(), fmt=args.format, test=args.test, models=list(zip(names, counts)),
                          task=args.task, prm=args.prm or "prm",
                          prm_params=parse_count(args.prm_params) if args.prm_params else 0, approach=args.approach)
     print("\n".join(report.lines()))
@@ -251,11 +251,12 @@ def _report(args) -> int:
     import json
 
     from backend.analysis.claims import report
+    from backend.explore import store as shared_store
     from backend.store import Store
 
     if args.tables:
         return _tables(args.heldout)
-    results = report(Store(args.cache) if args.cache else Store(), n_boot=args.n_boot)
+    results = report(Store(args.cache) if args.cache else shared_store(), n_boot=args.n_boot)
     if args.json:
         print(json.dumps(results, indent=2, default=str))
         return 0
@@ -385,6 +386,10 @@ def main(argv: list[str] | None = None) -> int:
     for p in sub.choices.values():  # also accepted after the command; SUPPRESS keeps a global --debug set
         p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    from backend.explore import own_store
+    from backend.store import Store
+
+    own_store(Store)  # a command owns the process's one store (opened on first use, if the command reads the cache)
     try:
         return args.func(args)
     except KeyboardInterrupt:

@@ -8,6 +8,15 @@ from pathlib import Path
 import pytest
 import torch
 
+
+def pytest_configure(config):
+    """The test session owns the process's one cache store (as app.py and the CLI do), opened on first use."""
+    from backend.explore import own_store
+    from backend.store import Store
+
+    own_store(Store)
+
+
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 REAL_DATA = SHARED / "data" / "gsm8k-real"
 

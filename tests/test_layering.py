@@ -4,8 +4,7 @@ import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-OWNERS = ("backend/store/", "backend/cli.py", "backend/bench/", "backend/importers/bench.py",
-          "backend/explore/__init__.py")  # where a process's one store may be opened
+OWNERS = ("backend/store/", "backend/cli.py", "backend/bench/", "backend/importers/bench.py")  # process owners
 
 
 def _sources(folder: str):
@@ -17,6 +16,23 @@ def test_no_library_code_constructs_its_own_store():
     offenders = [name for name, text in _sources("backend")
                  if not name.startswith(OWNERS) and re.search(r"\bStore\(", text)]
     assert not offenders, f"these build a hidden Store(): {offenders}"
+
+
+def test_the_shared_store_is_opened_only_by_its_declared_owner(monkeypatch):
+    """explore.store() opens what the process's owner declared, and says so in one line when nobody did."""
+    import pytest
+
+    from backend import explore
+
+    monkeypatch.setattr(explore, "_opener", None)
+    monkeypatch.setattr(explore, "_store", None)
+    with pytest.raises(RuntimeError, match="own_store"):
+        explore.store()
+    opened = []
+    explore.own_store(lambda: opened.append(1) or "the store")
+    assert explore.store() == "the store" and explore.store() == "the store" and opened == [1]
+    app = (ROOT / "app.py").read_text()
+    assert "own_store(Store)" in app
 
 
 def test_backend_never_imports_streamlit():

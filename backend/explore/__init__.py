@@ -1,24 +1,49 @@
 """Page-facing data: one module per app page, each turning a selection into the frame its chart draws.
-Pages call these and hold no SQL or formulas; everything here reads the one shared store."""
+Pages call these and hold no SQL or formulas; everything here reads the one shared store.
+
+The store has one owner per process: the process's entry point (app.py, the CLI's ``main``, the test session) says
+how it is opened with :func:`own_store`; library code only ever asks :func:`store` for that one."""
 from __future__ import annotations
 
 import threading
+import time
+from typing import Callable
 
 from backend.store import Store
 
 _lock = threading.Lock()
 _store: Store | None = None
+_opener: Callable[[], Store] | None = None
+_checked = 0.0  # when the store last looked for new batch files
 _warming = False
+REFRESH_EVERY_S = 1.0  # batch files from other processes are looked for at most this often; writers here refresh
+
+
+def own_store(opener: Callable[[], Store]) -> None:
+    """Declare how this process's one store is opened (called by the process's owner, once or idempotently); it is
+    opened on first use."""
+    global _opener
+    with _lock:
+        _opener = opener
 
 
 def store() -> Store:
-    """The process-wide store, refreshed (new batches appended) on every call."""
-    global _store
+    """The process's one store (opened on first use by the owner's opener), taking in batch files that other
+    processes committed — looked for at most once a second, since every page call asks."""
+    global _store, _checked
     with _lock:
         if _store is None:
-            _store = Store()
-    _store.refresh()
-    return _store
+            if _opener is None:
+                raise RuntimeError("no owner opened the cache store in this process: its entry point must call "
+                                   "backend.explore.own_store(Store) first")
+            _store = _opener()
+            _checked = time.monotonic()
+        opened, due = _store, time.monotonic() - _checked >= REFRESH_EVERY_S
+        if due:
+            _checked = time.monotonic()
+    if due:
+        opened.refresh()
+    return opened
 
 
 def store_problems() -> list[str]:
