@@ -66,3 +66,54 @@ def test_claims_say_when_they_are_stale(cache):
     assert status["stale"] is True and status["claims"] and status["runs_now"] == status["runs_then"] + 1
     derived.claims()
     assert derived.claims_status()["stale"] is False
+
+
+def test_concurrent_first_calls_of_one_selection_compute_once():
+    """Ten sessions opening the same new selection at once: one computation, every caller gets its result; a failure
+    is not remembered."""
+    import threading
+    import time
+
+    from backend.explore import derived
+
+    calls = []
+
+    def slow():
+        calls.append(1)
+        time.sleep(0.2)
+        return "value"
+
+    got = []
+    threads = [threading.Thread(target=lambda: got.append(derived._once(("test-once", 1), slow))) for _ in range(10)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert got == ["value"] * 10 and calls == [1]
+
+    def fail():
+        calls.append(2)
+        raise ValueError("no")
+
+    for _ in range(2):
+        with pytest.raises(ValueError):
+            derived._once(("test-once", 2), fail)
+    assert calls == [1, 2, 2]
+
+
+def test_a_run_whose_points_all_duplicate_another_is_covered_by_the_bundle(cache, monkeypatch):
+    """concat_points keeps one point per point key, so a run can leave no point in the bundle; the bundle still
+    lists it, and loading the points computes nothing (it was recomputed and re-saved at every start)."""
+    from backend import explore
+    from backend.explore import derived
+
+    spec = RunSpec.make("micro-cot-a", "greedy", SamplingParams(temperature=0, max_new_tokens=60), notes="twin")
+    execute(spec, arith_prompts(1)[:2], store=explore.store(), source="live")  # a subset: its points lose
+    derived.precompute(explore.store())
+    versions = explore.store().run_versions()
+    pts = derived.points()
+    assert set(versions) - set(pts.meta["run_key"])  # some run left no point in the bundle
+    derived.forget()
+    computed = []
+    monkeypatch.setattr(derived, "collect_points", lambda store, **kw: computed.append(kw) or None)
+    assert len(derived.points().meta) == len(pts.meta) and computed == []

@@ -59,11 +59,53 @@ def _store(store=None):
     return store if store is not None else _shared_store()
 
 
+_sig: list = [None, ""]  # (the run_versions dict it was computed from, the signature)
+
+
 def signature(store=None) -> str:
-    """Identity of the cache state: a hash of every run's version."""
+    """Identity of the cache state: a hash of every run's version (recomputed only when the versions change)."""
     versions = _store(store).run_versions()
+    with _lock:
+        if _sig[0] is versions:
+            return _sig[1]
     text = "\n".join(f"{k} {v}" for k, v in sorted(versions.items()))
-    return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
+    sig = hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
+    with _lock:
+        _sig[:] = [versions, sig]
+    return sig
+
+
+MEMO_LIMIT = 4096  # remembered results; the oldest go first (a long-running server sees many cache states)
+_inflight: dict[tuple, threading.Event] = {}
+
+
+def _once(key: tuple, compute):
+    """``compute()`` remembered under ``key``; concurrent callers of one key wait for a single computation (ten
+    sessions opening the same selection compute it once). A failure is not remembered: each caller raises."""
+    with _lock:
+        if key in _memo:
+            return _memo[key]
+        event = _inflight.get(key)
+        owner = event is None
+        if owner:
+            event = _inflight[key] = threading.Event()
+    if not owner:
+        event.wait()
+        with _lock:
+            if key in _memo:
+                return _memo[key]
+        return compute()  # the first caller failed: try (and report) here
+    try:
+        value = compute()
+        with _lock:
+            _memo[key] = value
+            while len(_memo) > MEMO_LIMIT:
+                del _memo[next(iter(_memo))]
+        return value
+    finally:
+        with _lock:
+            _inflight.pop(key, None)
+        event.set()
 
 
 # ---------------------------------------------------------------------------------------------------- points
@@ -113,12 +155,23 @@ def _run_points(store, run_key: str, version: str) -> Points | None:
     return pts
 
 
-def _bundle() -> tuple[Points, pd.Series] | None:
+def _bundle() -> tuple[Points, pd.Series, dict[str, str]] | None:
+    """The bundle's points, each point's run version, and every run (key -> version) it covers — a run none of
+    whose points survived concat_points (duplicates of another run's) is covered too, so it is not recomputed."""
     key = ("bundle", str(derived_dir()))
     with _lock:
-        if key not in _memo:
-            _memo[key] = _load_points(derived_dir() / BUNDLE)
-        return _memo[key]
+        if key in _memo:
+            return _memo[key]
+    hit = _load_points(derived_dir() / BUNDLE)
+    if hit is not None:
+        try:
+            covered = json.loads((derived_dir() / f"{BUNDLE}.runs.json").read_text())
+        except (OSError, json.JSONDecodeError):  # a bundle from before the list: its points' runs
+            covered = dict(zip(hit[0].meta["run_key"], hit[1]))
+        hit = (*hit, covered)
+    with _lock:
+        _memo[key] = hit
+    return hit
 
 
 def forget() -> None:
@@ -126,6 +179,7 @@ def forget() -> None:
     with _lock:
         _memo.clear()
         _notes.clear()
+        _sig[:] = [None, ""]
 
 
 def points(store=None) -> Points:
@@ -134,28 +188,32 @@ def points(store=None) -> Points:
     store = _store(store)
     versions = store.run_versions()
     sig = signature(store)
-    with _lock:
-        if ("points", sig) in _memo:
-            return _memo[("points", sig)]
-    parts = []
-    bundle = _bundle()
-    fresh: set[str] = set()
-    if bundle is not None:
-        pts, ver = bundle
-        ok = (pts.meta["run_key"].map(versions).fillna("~") == ver).to_numpy()
-        if ok.any():
-            parts.append(pts.rows(ok))
-            fresh = set(pts.meta["run_key"][ok])
-    for run_key in sorted(set(versions) - fresh):
-        p = _run_points(store, run_key, versions[run_key])
-        if p is not None:
-            parts.append(p)
-    if not parts:
-        raise ValueError("the cache holds no runs yet; build it first (python -m backend build-cache).")
-    pts = concat_points(parts)
-    with _lock:
-        _memo[("points", sig)] = pts
-    return pts
+
+    def compute() -> Points:
+        parts = []
+        bundle = _bundle()
+        fresh: set[str] = set()
+        if bundle is not None:
+            pts, ver, covered = bundle
+            fresh = {k for k, v in covered.items() if versions.get(k) == v}
+            ok = (pts.meta["run_key"].isin(fresh) & (pts.meta["run_key"].map(versions).fillna("~") == ver)).to_numpy()
+            if ok.all():
+                parts.append(pts)
+            elif ok.any():
+                parts.append(pts.rows(ok))
+        for run_key in sorted(set(versions) - fresh):
+            p = _run_points(store, run_key, versions[run_key])
+            if p is not None:
+                parts.append(p)
+        if not parts:
+            raise ValueError("the cache holds no runs yet; build it first (python -m backend build-cache).")
+        out = parts[0] if len(parts) == 1 else concat_points(parts)
+        with _lock:  # one cache state's points in memory: an older state's go
+            for k in [k for k in _memo if isinstance(k, tuple) and k[0] == "points" and k[1] != sig]:
+                del _memo[k]
+        return out
+
+    return _once(("points", sig), compute)
 
 
 # ---------------------------------------------------------------------------------------------------- claims
@@ -248,6 +306,7 @@ def precompute(store=None) -> dict:
     versions = store.run_versions()
     pts = points(store)
     _save_points(derived_dir() / BUNDLE, pts, versions)
+    _write(derived_dir() / f"{BUNDLE}.runs.json", lambda t: Path(t).write_text(json.dumps(dict(sorted(versions.items())))))
     with _lock:
         _memo.pop(("bundle", str(derived_dir())), None)
     covered = {f"{k}-{v}" for k, v in versions.items()}
@@ -279,17 +338,11 @@ def precompute(store=None) -> dict:
 
 def memo(fn):
     """Remember a page-data function's results per cache state and arguments (in memory, thread-safe, shared by
-    every session of the app)."""
+    every session of the app; concurrent first calls compute once)."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         key = (signature(), fn.__module__ + "." + fn.__qualname__, repr(args), repr(sorted(kwargs.items())))
-        with _lock:
-            if key in _memo:
-                return _memo[key]
-        value = fn(*args, **kwargs)
-        with _lock:
-            _memo[key] = value
-        return value
+        return _once(key, lambda: fn(*args, **kwargs))
 
     return wrapper

@@ -49,6 +49,7 @@ class Store:
         self._bad: dict[str, list[str]] = {}  # skipped batches and their problems
         self._superseded: frozenset[str] = frozenset()
         self._runs_of: dict[str, dict[str, list[str]]] = {}  # batch -> table -> run keys it holds
+        self._versions: tuple[tuple, dict[str, str]] = ((None,), {})  # run_versions() for one set of batches
         for name, schema in TABLES.items():
             self._con.register("_e", schema.empty_table())
             self._con.execute(f"CREATE TABLE _empty_{name} AS SELECT *, ''::VARCHAR AS batch FROM _e")
@@ -267,12 +268,19 @@ class Store:
 
     def run_versions(self) -> dict[str, str]:
         """Run key -> a version of its content (a hash of the batches holding its rows): it changes exactly when a
-        batch adds rows to that run, so data derived from one run is reused until then."""
-        owners: dict[str, list[str]] = {}
-        for name, runs in self.runs_by_batch().items():
-            for r in runs:
-                owners.setdefault(r, []).append(name)
-        return {r: hashlib.blake2b("\n".join(b).encode(), digest_size=8).hexdigest() for r, b in owners.items()}
+        batch adds rows to that run, so data derived from one run is reused until then. Remembered per set of
+        batches (every page call asks); callers must not modify the dict."""
+        with self._lock:
+            state = tuple(sorted(self._batches))
+            if self._versions[0] == state:
+                return self._versions[1]
+            owners: dict[str, list[str]] = {}
+            for name, runs in self.runs_by_batch().items():
+                for r in runs:
+                    owners.setdefault(r, []).append(name)
+            versions = {r: hashlib.blake2b("\n".join(b).encode(), digest_size=8).hexdigest() for r, b in owners.items()}
+            self._versions = (state, versions)
+            return versions
 
     def summary(self) -> dict:
         counts = {t: int(self.sql(f"SELECT count(*) AS n FROM {t}")["n"][0]) for t in TABLES}
