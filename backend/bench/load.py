@@ -1,9 +1,15 @@
 """Load benchmark: N concurrent browser sessions cycle the replay pages of one `streamlit run` server on 127.0.0.1
-for a fixed time; page-ready time (navigation until Streamlit's script stops running and a chart or the page's
-content is drawn) p50/p95, errors (exception boxes, timeouts) and the server's resident memory. Bounded: every
-session stops at the deadline, the server is terminated, nothing leaves this machine.
+for a fixed time; page-ready time p50/p95, errors (exception boxes, timeouts), the server's resident memory and where
+the CPU went (server vs Chromium, in cores). Bounded: every session stops at the deadline, the server is terminated,
+nothing leaves this machine.
 
-    python -m backend bench load [--sessions 10] [--seconds 120] [--json]
+A session moves between pages as a user does — by the sidebar's links, in one browser tab (Streamlit switches the
+page over its open connection) — after one first full load; ``--reload`` makes every page a full navigation
+instead (a new tab per page: the browser parses the app again each time). Page ready = from the click (or the
+navigation) until the app reports its script "notRunning" with the new page's title drawn and every Plotly chart on it
+rendered.
+
+    python -m backend bench load [--sessions 10] [--seconds 120] [--reload] [--json]
 """
 from __future__ import annotations
 
@@ -61,43 +67,88 @@ def start_server(env: dict | None = None) -> tuple[subprocess.Popen, str]:
     raise RuntimeError("streamlit did not answer /_stcore/health within 90 s")
 
 
-def wait_ready(page, timeout_s: float) -> None:
-    """Until the script has stopped running (no status widget for 4 polls 0.25 s apart) and something is drawn."""
-    page.wait_for_selector("[data-testid='stApp']", timeout=timeout_s * 1000)
-    deadline = time.time() + timeout_s
-    quiet = 0
-    while time.time() < deadline:
-        quiet = quiet + 1 if page.locator("[data-testid='stStatusWidget']").count() == 0 else 0
-        if quiet >= 4 and page.locator(".js-plotly-plot .main-svg, [data-testid='stMarkdown']").count():
-            return
-        time.sleep(0.25)
-    raise TimeoutError(f"page not ready within {timeout_s:.0f} s")
+_READY = """([old]) => {
+    const app = document.querySelector("[data-testid='stApp']");
+    const h1 = document.querySelector("[data-testid='stMain'] h1");
+    if (!app || app.getAttribute("data-test-script-state") !== "notRunning" || !h1) return false;
+    if (old !== null && h1.textContent === old) return false;
+    if (document.querySelector("[data-testid='stMain'] [data-stale='true']")) return false;
+    return [...document.querySelectorAll("[data-testid='stPlotlyChart']")].every(c => c.querySelector(".main-svg"));
+}"""
 
 
-def _session(url: str, i: int, stop_at: float, out: list, errors: list, timeout_s: float) -> None:
+def _title(page) -> str | None:
+    h1 = page.locator("[data-testid='stMain'] h1")
+    return h1.first.text_content() if h1.count() else None
+
+
+def wait_ready(page, timeout_s: float, old_title: str | None = None) -> None:
+    """Until the script has stopped running, the page's title differs from ``old_title`` (a page switch happened)
+    and every Plotly chart on the page is drawn."""
+    page.wait_for_function(_READY, arg=[old_title], timeout=timeout_s * 1000, polling="raf")
+
+
+def _session(url: str, i: int, stop_at: float, out: list, errors: list, timeout_s: float, reload: bool = False) -> None:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
         page = browser.new_page(viewport={"width": 1300, "height": 900})
         j = i  # sessions start on different pages
+        first = True
         while time.time() < stop_at:
             path = PAGES[j % len(PAGES)]
             j += 1
-            t0 = time.perf_counter()
             try:
-                page.goto(f"{url}/{path}", timeout=timeout_s * 1000)
-                wait_ready(page, timeout_s)
+                if first or reload:
+                    t0 = time.perf_counter()
+                    page.goto(f"{url}/{path}", timeout=timeout_s * 1000)
+                    wait_ready(page, timeout_s)
+                    first = False
+                else:
+                    old = _title(page)
+                    link = page.locator(f"[data-testid='stSidebarNavLink'][href='{url}/{path}']")
+                    t0 = time.perf_counter()
+                    link.click(timeout=timeout_s * 1000)
+                    wait_ready(page, timeout_s, old)
                 if page.locator("[data-testid='stException']").count():
                     errors.append(f"{path or 'home'}: exception box")
                 else:
                     out.append((path or "home", time.perf_counter() - t0))
             except Exception as e:  # noqa: BLE001 - a timeout or a crash is an error to count, not to stop on
                 errors.append(f"{path or 'home'}: {type(e).__name__}")
+                first = True  # start again from a full load
         browser.close()
 
 
-def run(sessions: int = 10, seconds: float = 120, timeout_s: float = 60) -> dict:
+def _cpu_s(pids: list[int]) -> float:
+    """CPU seconds (user + system) these processes used so far."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+        except (OSError, IndexError, ValueError):
+            pass
+    return total
+
+
+def _chromium_pids() -> list[int]:
+    out = []
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open(f"/proc/{d}/cmdline", "rb") as f:
+                    if b"chromium" in f.read().split(b"\0")[0]:
+                        out.append(int(d))
+            except OSError:
+                pass
+    return out
+
+
+def run(sessions: int = 10, seconds: float = 120, timeout_s: float = 60, reload: bool = False) -> dict:
     if not os.path.exists(CHROMIUM):
         raise RuntimeError(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
     proc, url = start_server()
@@ -108,14 +159,22 @@ def run(sessions: int = 10, seconds: float = 120, timeout_s: float = 60) -> dict
         times: list = []
         errors: list = []
         stop_at = time.time() + seconds
-        threads = [threading.Thread(target=_session, args=(url, i, stop_at, times, errors, timeout_s))
+        threads = [threading.Thread(target=_session, args=(url, i, stop_at, times, errors, timeout_s, reload))
                    for i in range(sessions)]
         peak = [0.0]
+        cpu = {"server": 0.0, "chromium": 0.0}
+        seen: dict[int, float] = {}  # chromium pid -> CPU seconds when last seen (processes come and go)
 
         def watch():
+            t_start, server0 = time.time(), _cpu_s([proc.pid])
             while any(t.is_alive() for t in threads):
                 peak[0] = max(peak[0], _rss_mib(proc.pid))
+                for pid in _chromium_pids():
+                    seen[pid] = _cpu_s([pid]) or seen.get(pid, 0.0)
+                cpu["server"] = _cpu_s([proc.pid]) - server0
+                cpu["elapsed"] = time.time() - t_start
                 time.sleep(1)
+            cpu["chromium"] = sum(seen.values())
 
         for t in threads:
             t.start()
@@ -135,18 +194,21 @@ def run(sessions: int = 10, seconds: float = 120, timeout_s: float = 60) -> dict
     return {"sessions": sessions, "seconds": seconds, "page_loads": len(times), "errors": len(errors),
             "error_kinds": sorted(set(errors))[:10], "p50_s": float(np.percentile(secs, 50)),
             "p95_s": float(np.percentile(secs, 95)), "max_s": float(np.max(secs)), "p95_s_by_page": per_page,
-            "server_peak_rss_mib": peak[0], "first_page_s": warm}
+            "server_peak_rss_mib": peak[0], "first_page_s": warm, "navigation": "reload" if reload else "sidebar",
+            "cores_server": cpu["server"] / max(1e-9, cpu.get("elapsed", seconds)),
+            "cores_chromium": cpu["chromium"] / max(1e-9, cpu.get("elapsed", seconds)), "cpus": os.cpu_count()}
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m backend bench load")
     ap.add_argument("--sessions", type=int, default=10)
     ap.add_argument("--seconds", type=float, default=120)
+    ap.add_argument("--reload", action="store_true", help="every page a full navigation instead of a sidebar click")
     ap.add_argument("--json", action="store_true", help="print only the result as JSON")
     args = ap.parse_args(argv)
     if not 1 <= args.sessions <= 50 or not 1 <= args.seconds <= 3600:
         raise ValueError("--sessions must be in 1..50 and --seconds in 1..3600")
-    out = run(args.sessions, args.seconds)
+    out = run(args.sessions, args.seconds, reload=args.reload)
     out["when"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     dest = ROOT / "runs" / "bench"
     dest.mkdir(parents=True, exist_ok=True)
@@ -156,5 +218,6 @@ def main(argv: list[str] | None = None) -> int:
     else:
         print(f"{args.sessions} sessions × {args.seconds:.0f} s: {out['page_loads']} page loads, {out['errors']} errors; "
               f"page ready p50 {out['p50_s']:.2f} s, p95 {out['p95_s']:.2f} s (max {out['max_s']:.1f} s); server peak "
-              f"RSS {out['server_peak_rss_mib']:.0f} MiB; saved {dest / 'load.json'}")
+              f"RSS {out['server_peak_rss_mib']:.0f} MiB; CPU: server {out['cores_server']:.2f} cores, Chromium "
+              f"{out['cores_chromium']:.2f} of {out['cpus']}; saved {dest / 'load.json'}")
     return 0
