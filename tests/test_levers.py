@@ -274,7 +274,7 @@ def test_latency_of_every_point_follows_the_model(levers_env):
 # ------------------------------------------------------------------------------------------------------ the levers' numbers
 def test_new_members_and_strategies_go_through_the_same_estimators(levers_env):
     from backend import explore
-    from backend.analysis import levers
+    from backend.analysis import data, levers
     from backend.analysis.points import collect_points
     from backend.zoo.registry import read_card
 
@@ -389,3 +389,20 @@ def test_same_shape_members_take_the_cot_members_step_times():
     ext = table.extend_to(cards)
     assert ext.models["cot-a-dpo"] is table.models["cot-a"] and ext.models["cot-a@3M"] is table.models["cot-a"]
     assert ext.models["direct-a"] is table.models["direct-a"]
+
+
+def test_width_vs_depth_and_lifetime_targets_are_final_models_only(levers_env):
+    """Same-shape members share step times (checkpoints, fine-tunes, ablations), but only final CoT models get a
+    wider-vs-deeper table (an ablation has no pool to spend wider: it raised), and the lifetime target is the
+    largest final model, the default variant's first."""
+    from backend.explore import common, levers
+
+    table = levers.latency_table()
+    assert set(table.models) > set(common.all_final_models("cot"))  # extended to same-shape members
+    got = levers.latency_models()
+    assert set(got) == {m for m in common.all_final_models("cot") if m in table.models}
+    params = levers.models().set_index("name")["params"]
+    assert list(params[got]) == sorted(params[got])  # smallest first
+    for m in levers.latency_models():
+        assert len(levers.width_depth(m))
+    assert levers.route_targets()[0] == common.final_models("cot")[-1]

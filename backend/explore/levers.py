@@ -33,14 +33,16 @@ def latency_table() -> L.LatencyTable | None:
 
 
 def latency_models() -> list[str]:
-    """CoT models with measured step times and runs in the cache, smallest first."""
+    """Final CoT models (every path variant; no checkpoints, ablations, seeds or fine-tunes) with measured step times
+    and runs in the cache, smallest first: each has at least its main pool to spend wider."""
+    from backend.explore.common import all_final_models
+
     table = latency_table()
     if table is None:
         return []
-    m = models()
-    have = set(points().meta["model"])
-    finals = m[(m["fmt"] == "cot") & m["name"].isin(have) & m["name"].isin(table.models)]
-    return finals.sort_values(["params", "name"])["name"].tolist()
+    m = models().set_index("name")
+    finals = [n for n in all_final_models("cot") if n in table.models]
+    return sorted(finals, key=lambda n: (m.loc[n, "params"], n))
 
 
 @memo
@@ -161,12 +163,15 @@ def routes() -> pd.DataFrame:
 
 
 def route_targets() -> list[str]:
-    """Routes whose accuracy can be the target (greedy answers of the final CoT models), largest first."""
+    """Routes whose accuracy can be the target (greedy answers of the final CoT models), largest first; among equal
+    sizes the default path variant's first."""
+    from backend.explore.common import all_final_models
+
     r = routes()
     m = models().set_index("name")
-    finals = [n for n in r.loc[r["strategy"] == "greedy", "model"] if m.loc[n, "fmt"] == "cot"
-              and not isinstance(m.loc[n, "checkpoint_of"], str) and not isinstance(m.loc[n, "fine_tune_of"], str)]
-    return sorted(set(finals), key=lambda n: -m.loc[n, "params"])
+    greedy = set(r.loc[r["strategy"] == "greedy", "model"])
+    finals = [n for n in all_final_models("cot") if n in greedy]  # default variant first; sorted() keeps that order
+    return sorted(finals, key=lambda n: -m.loc[n, "params"])
 
 
 def lifetime(queries: float) -> pd.DataFrame:
