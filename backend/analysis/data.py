@@ -138,6 +138,18 @@ def load_pool(store: Store, run_key: str) -> Pool:
     return pool
 
 
+def pool_counts(store: Store, run_key: str) -> tuple[np.ndarray, int, np.ndarray]:
+    """(prompt keys, n, right samples per prompt) of a pool run, aggregated in DuckDB — what load_pool(...).correct
+    sums to, with the same rule (prompts with fewer than n samples left out), without reading the pool's rows."""
+    run = store.sql("SELECT sampling FROM runs WHERE run_key = ?", [run_key])
+    if run.empty:
+        raise ValueError(f"no run {run_key!r} in the cache.")
+    n = int(json.loads(run["sampling"][0] or "{}").get("n", 1))
+    c = store.sql("SELECT prompt_key, count(DISTINCT sample_idx) AS k, sum(coalesce(correct, false)::INT) AS right "
+                  "FROM samples WHERE run_key = ? GROUP BY prompt_key HAVING k = ? ORDER BY prompt_key", [run_key, n])
+    return np.asarray(c["prompt_key"], dtype=object), n, c["right"].to_numpy(dtype=np.int64)
+
+
 def load_results(store: Store, run_key: str) -> pd.DataFrame:
     """The results rows of a strategy run: prompt_key, answer, correct, gen_tokens, gen/verifier FLOPs, n_traces."""
     return store.sql(

@@ -10,7 +10,7 @@ import pandas as pd
 
 from backend.analysis import data, difficulty, selection
 from backend.explore import store
-from backend.explore.derived import points
+from backend.explore.derived import memo, points
 
 BIN_KINDS = {
     "all": "all prompts",
@@ -63,13 +63,23 @@ def point_strategies() -> list[str]:
     return [s for s in STRATEGIES if s in have]
 
 
+@memo
+def all_runs() -> pd.DataFrame:
+    """The runs table (data.load_runs), read once per cache state: every page asks for it. Do not modify it."""
+    return data.load_runs(store())
+
+
+@memo
 def main_pool(model: str) -> str | None:
     """The run key of a model's main pool (selection.main_pool)."""
-    return selection.main_pool(data.load_runs(store(), "sample"), model)
+    r = all_runs()
+    return selection.main_pool(r[r["strategy"] == "sample"], model)
 
 
+@memo
 def bins(kind: str, ref_model: str | None = None) -> pd.Series | None:
-    """Difficulty bins of the cache's arith prompts (None for "all"); ValueError for an unknown kind."""
+    """Difficulty bins of the cache's arith prompts (None for "all"); ValueError for an unknown kind. Oracle bins
+    count each prompt's right samples in DuckDB rather than loading the pool."""
     if kind == "all":
         return None
     if kind == "band":
@@ -81,10 +91,10 @@ def bins(kind: str, ref_model: str | None = None) -> pd.Series | None:
     run = main_pool(ref_model or "")
     if run is None:
         raise ValueError(f"{ref_model} has no sampling pool to bin prompts by")
-    pool = data.load_pool(store(), run)
     if kind == "oracle":
-        return difficulty.oracle_bins(np.full(len(pool.prompt_keys), pool.n), pool.correct.sum(axis=1),
-                                      pool.prompt_keys)
+        keys, n, right = data.pool_counts(store(), run)
+        return difficulty.oracle_bins(np.full(len(keys), n), right, keys)
+    pool = data.load_pool(store(), run)
     if "learned" not in pool.scores:
         raise ValueError(f"{ref_model}'s pool has no learned-verifier scores to predict difficulty from")
     m = min(PROBE, pool.n)  # samples are exchangeable: any fixed m of them is a random m

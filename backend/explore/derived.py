@@ -11,6 +11,7 @@ import functools
 import hashlib
 import json
 import os
+import re
 import threading
 import time
 from pathlib import Path
@@ -116,7 +117,7 @@ def _save_points(stem: Path, pts: Points, versions: dict[str, str]) -> bool:
                                 tokens=pts.tokens, flops=pts.flops)
 
     ok = _write(stem.with_suffix(".npz"), arrays)
-    meta = pts.meta.assign(run_version=pts.meta["run_key"].map(versions).fillna(""))
+    meta = pts.meta.assign(run_version=[versions.get(k, "") for k in pts.meta["run_key"]])
     return ok and _write(stem.with_suffix(".parquet"), lambda t: meta.to_parquet(t))
 
 
@@ -216,6 +217,30 @@ def points(store=None) -> Points:
     return _once(("points", sig), compute)
 
 
+# ---------------------------------------------------------------------------------------------------- kept points
+_kept_used: set[str] = set()  # stems asked for since the last precompute began (the others are stale)
+
+
+def kept_points(name: str, run_keys, compute) -> Points:
+    """Points a slow computation (seconds: rescoring a pool's texts, Monte-Carlo votes) derives from ``run_keys``,
+    saved under derived/kept/ and reused — across restarts, and shipped with the cache — while those runs are
+    unchanged (the file name carries their versions); computed once by ``compute()`` otherwise."""
+    version = runs_version(list(run_keys), _shared_store().run_versions())
+    stem = derived_dir() / "kept" / f"{re.sub(r'[^A-Za-z0-9_@=-]', '_', name)}-{version}"  # no dot: with_suffix
+    with _lock:
+        _kept_used.add(stem.name)
+
+    def load_or_compute() -> Points:
+        hit = _load_points(stem)
+        if hit is not None:
+            return hit[0]
+        pts = compute()
+        _save_points(stem, pts, {})
+        return pts
+
+    return _once(("kept", stem.name), load_or_compute)
+
+
 # ---------------------------------------------------------------------------------------------------- claims
 def _claims_files() -> list[Path]:
     return sorted(derived_dir().glob("claims-*.json"), key=lambda p: p.stat().st_mtime, reverse=True)
@@ -300,10 +325,12 @@ def save_table(name: str, df: pd.DataFrame, runs: pd.Series, store=None) -> bool
 def precompute(store=None) -> dict:
     """Compute and save everything derived as bundles (called at the end of build-cache and compact); per-run files
     the bundle now covers, and claims of older states, are removed."""
-    from backend.explore import spread
+    from backend.explore import spread, verifier_knob
 
     store = _store(store)
     versions = store.run_versions()
+    with _lock:
+        _kept_used.clear()
     pts = points(store)
     _save_points(derived_dir() / BUNDLE, pts, versions)
     _write(derived_dir() / f"{BUNDLE}.runs.json", lambda t: Path(t).write_text(json.dumps(dict(sorted(versions.items())))))
@@ -328,12 +355,19 @@ def precompute(store=None) -> dict:
     with _lock:
         for key in [k for k in _memo if isinstance(k, tuple) and k[0] == "profile_rows"]:
             del _memo[key]
+    kept = verifier_knob.keep_all()  # the verifier-quality chart's rescored pools: seconds per model on first visit
+    with _lock:
+        used = set(_kept_used)
+    for f in (derived_dir() / "kept").glob("*") if (derived_dir() / "kept").exists() else ():
+        if f.stem not in used:  # stale: its runs changed or are gone
+            f.unlink(missing_ok=True)
     claims(store)
     sig = signature(store)
     for f in _claims_files():
         if f.name != f"claims-{sig}.json":
             f.unlink(missing_ok=True)
-    return {"signature": sig, "points": len(pts.meta), "runs": len(versions), "spread_rows": len(curves)}
+    return {"signature": sig, "points": len(pts.meta), "runs": len(versions), "spread_rows": len(curves),
+            "kept_points": kept}
 
 
 def memo(fn):

@@ -7,6 +7,7 @@ import pandas as pd
 from backend.analysis import data, selection
 from backend.analysis import spread as S
 from backend.explore import store
+from backend.explore.common import all_runs
 from backend.explore.derived import memo, saved_table
 
 AXES = {"temperature": "sampling temperature",
@@ -18,7 +19,7 @@ AXES = {"temperature": "sampling temperature",
 def _pools(model: str, axis: str) -> list[tuple[float, data.Pool]]:
     if axis not in AXES:
         raise ValueError(f"unknown axis {axis!r}; choose one of {', '.join(AXES)}")
-    runs = selection.spread_runs(data.load_runs(store()), model, axis)
+    runs = selection.spread_runs(all_runs(), model, axis)
     return [(cond, data.load_pool(store(), key)) for cond, key in runs]
 
 
@@ -54,15 +55,18 @@ def spread_curve(model: str, axis: str, k: int = 8) -> pd.DataFrame:
 
 @memo
 def prompt_options(model: str, axis: str) -> pd.DataFrame:
-    """Prompts of these pools, with how far apart their conditions are (to surface interesting ones first)."""
-    pools = _pools(model, axis)
-    if not pools:
+    """Prompts of these pools, with how far apart their conditions are (to surface interesting ones first); the
+    per-prompt accuracies are counted in DuckDB (data.pool_counts), not read from the pools' rows."""
+    if axis not in AXES:
+        raise ValueError(f"unknown axis {axis!r}; choose one of {', '.join(AXES)}")
+    runs = selection.spread_runs(all_runs(), model, axis)
+    if not runs:
         return pd.DataFrame()
-    rows = []
-    for cond, p in pools:
-        for key, c in zip(p.prompt_keys, p.correct.mean(axis=1)):
-            rows.append({"prompt_key": key, "condition": cond, "acc": c})
-    df = pd.DataFrame(rows).pivot_table(index="prompt_key", columns="condition", values="acc")
+    parts = []
+    for cond, key in runs:
+        keys, n, right = data.pool_counts(store(), key)
+        parts.append(pd.DataFrame({"prompt_key": keys, "condition": cond, "acc": right / n}))
+    df = pd.concat(parts, ignore_index=True).pivot_table(index="prompt_key", columns="condition", values="acc")
     swing = (df.max(axis=1) - df.min(axis=1)).rename("swing")
     return swing.sort_values(ascending=False).reset_index()
 

@@ -23,7 +23,7 @@ from backend.analysis.claims import INF, MARGIN, NOISE_RATES, VERDICTS, verdict
 from backend.analysis.curves import budget_curves
 from backend.analysis.error_profile import pool_profile
 from backend.explore import fmt, store
-from backend.explore.common import final_models, main_pool, partner
+from backend.explore.common import all_runs, final_models, main_pool, partner
 from backend.explore.derived import claims_status, memo, points
 from backend.explore.verifier_knob import rule_points
 from backend.verifiers import base_name, deployable, noise_rate
@@ -102,7 +102,7 @@ def choices(key: str) -> dict:
         direct = [d for d in final_models("direct") if partner(d)]
         return {"direct": (direct, direct[-1] if direct else None)}
     if key == "thinking":
-        forced = [m for m in cot if any(selection.spread_runs(D.load_runs(store()), m, a) for a in ("cap", "thinking"))]
+        forced = [m for m in cot if any(selection.spread_runs(all_runs(), m, a) for a in ("cap", "thinking"))]
         return {"model": (forced, forced[0] if forced else None)}
     if key == "allocate":  # default: claim 7's pair, the largest direct model and the CoT model of its size
         direct = final_models("direct")
@@ -234,7 +234,7 @@ def _verifier(model: str) -> dict:
             d = E.paired_bootstrap_ci(a[ok], b[ok])
             compare.append({"learned": lv, "checker": v, "rate": noise_rate(v), "diff": d,
                             "verdict": verdict(d[1], d[2], -MARGIN)})  # matches or beats: claim 1's region
-    runs = D.load_runs(store())
+    runs = all_runs()
     tree = runs[runs["strategy"].isin(["beam", "dvts"]) & runs["verifier"].notna()]
     noisy_search = bool(tree["verifier"].map(lambda v: bool(noise_rate(v))).any())
     return {"model": model, "curves": curves, "n": n, "at_n": at_n, "learned": learned, "noisy": noisy,

@@ -24,8 +24,8 @@ from backend.analysis.curves import TOL, summarise
 from backend.analysis.points import Points, concat_points, pool_points
 from backend.analysis.rescore import RULE_BASED, with_rule_scores
 from backend.explore import fmt, store
-from backend.explore.common import main_pool, zoo_models
-from backend.explore.derived import memo, points
+from backend.explore.common import all_runs, main_pool, zoo_models
+from backend.explore.derived import kept_points, memo, points
 from backend.verifiers import base_name, noise_rate
 
 SUPPORTED, NOT_SUPPORTED, INCONCLUSIVE, INSUFFICIENT = VERDICTS
@@ -46,7 +46,7 @@ def rule_verifiers(rates) -> list[str]:
 
 def error_rates(model: str) -> tuple[float, ...]:
     """The error rates shown for a model: the claims' NOISE_RATES and every rate a stored run of it searched with."""
-    runs = D.load_runs(store())
+    runs = all_runs()
     used = runs.loc[(runs["model"] == model) & runs["verifier"].notna(), "verifier"]
     return tuple(sorted((set(NOISE_RATES) | {noise_rate(v) for v in used if is_rule(v)}) - {0.0}))
 
@@ -68,21 +68,36 @@ def _only(pool: D.Pool, verifiers: set[str]) -> D.Pool:
                                score_flops=pick(pool.score_flops))
 
 
+def _model_runs(model: str) -> list[str]:
+    """The runs a model's rescored points read (its pool and search runs): kept points stay valid while these do."""
+    runs = all_runs()
+    return sorted(runs.loc[runs["model"] == model, "run_key"])
+
+
 @memo
 def rule_points(model: str, rates: tuple[float, ...] | None = None) -> Points:
     """Budget points of the model's main pool: pass@k, maj@k and best-of-k by every verifier stored with the pool
-    and by the rule checkers at ``rates`` (default error_rates(model))."""
-    pool = rule_scored_pool(model)
-    keep = set(rule_verifiers(error_rates(model) if rates is None else rates))
-    return pool_points(_only(pool, keep | {v for v in pool.scores if not is_rule(v)}), weighted=False)
+    and by the rule checkers at ``rates`` (default error_rates(model)). Kept with the derived data."""
+    rates = error_rates(model) if rates is None else tuple(rates)
+
+    def compute() -> Points:
+        pool = rule_scored_pool(model)
+        keep = set(rule_verifiers(rates))
+        return pool_points(_only(pool, keep | {v for v in pool.scores if not is_rule(v)}), weighted=False)
+
+    return kept_points(f"rule-{model}-{','.join(f'{r:g}' for r in rates)}", _model_runs(model), compute)
 
 
 @memo
 def weighted_points(model: str, k: int) -> Points:
     """Weighted majority of k samples by each rule checker at error_rates(model): a Monte-Carlo per prompt, so it is
-    computed only at the k a chosen budget needs."""
-    pts = pool_points(_only(rule_scored_pool(model), set(rule_verifiers(error_rates(model)))), ks=[k], weighted=True)
-    return pts.rows((pts.meta["strategy"] == "weighted-maj@k").to_numpy())
+    computed only at the k a chosen budget needs. Kept with the derived data."""
+    def compute() -> Points:
+        pts = pool_points(_only(rule_scored_pool(model), set(rule_verifiers(error_rates(model)))), ks=[k],
+                          weighted=True)
+        return pts.rows((pts.meta["strategy"] == "weighted-maj@k").to_numpy())
+
+    return kept_points(f"weighted-{model}-k={k}", _model_runs(model), compute)
 
 
 def knob_models() -> list[str]:
@@ -107,6 +122,22 @@ def knob_points(model: str) -> Points:
     if runs.any():
         parts.append(pts.rows(runs.to_numpy()))
     return concat_points(parts)
+
+
+def keep_all() -> int:
+    """What the chart and the story read on first load, computed and kept for every knob model (derived.precompute):
+    the rescored points, the story's at the claims' rates, and weighted majority at the default budget."""
+    from backend.analysis.claims import NOISE_RATES
+
+    n = 0
+    for model in knob_models():
+        pts = knob_points(model)
+        rule_points(model, tuple(NOISE_RATES))
+        budget = default_budget(budget_options(pts))
+        if budget is not None:
+            verifier_knob(model, budget)
+        n += 1
+    return n
 
 
 def _mean_flops(pts: Points) -> np.ndarray:
