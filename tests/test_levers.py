@@ -149,7 +149,7 @@ def test_proxy_run_charges_three_forward_passes_and_keys_on_alpha(levers_env):
 
 # ------------------------------------------------------------------------------------------------------ router
 def test_mode_token_parsed():
-    from backend.zoo.router import mode_of
+    from backend.zoo.modes import mode_of
 
     assert [mode_of(t) for t in ("T:1+2=3\nA:3", "A:3", "", None, "Q:1", "wait")] == \
         ["think", "short", None, None, None, None]

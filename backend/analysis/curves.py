@@ -39,13 +39,15 @@ def select_bin(points: Points, bins: pd.Series | None, bin) -> Points:
     return points.columns(keys)
 
 
-def summarise(points: Points, n_boot: int = 2000, seed: int = 0, level: float = 0.95, *, only=None) -> pd.DataFrame:
+def summarise(points: Points, n_boot: int = 2000, seed: int = 0, level: float = 0.95, *, only=None,
+              ci: bool = True) -> pd.DataFrame:
     """Meta plus prompt means of samples, tokens, flops and acc, its bootstrap CI, n_prompts and ``row`` (the point's
     position in ``points``), one row per point measured on at least one prompt; ``only`` (bool per point) keeps
-    some points (e.g. the deployable ones) without renumbering rows."""
+    some points (e.g. the deployable ones) without renumbering rows; ``ci=False`` leaves lo / hi NaN (for a caller
+    that only ranks points: the bootstrap is most of the cost)."""
     if only is not None:
         mask = np.asarray(only, dtype=bool)
-        s = summarise(points.rows(mask), n_boot, seed, level)
+        s = summarise(points.rows(mask), n_boot, seed, level, ci=ci)
         s["row"] = np.flatnonzero(mask)[s["row"].to_numpy(dtype=int)]
         return s
     ok = ~np.isnan(points.acc)
@@ -55,7 +57,7 @@ def summarise(points: Points, n_boot: int = 2000, seed: int = 0, level: float = 
         for name in ("samples", "tokens", "flops", "acc"):
             out[name] = np.where(ok, getattr(points, name), 0.0).sum(axis=1) / cnt
     out["lo"], out["hi"] = np.nan, np.nan
-    if len(out):
+    if len(out) and ci:
         masks, inv = np.unique(ok, axis=0, return_inverse=True)
         inv = np.asarray(inv).ravel()
         for g, mask in enumerate(masks):
@@ -77,10 +79,15 @@ def budget_curves(points: Points, bins: pd.Series | None = None, bin=None, *, n_
     return s.sort_values(["model", "strategy", "temperature", "verifier", "k"]).reset_index(drop=True)
 
 
-def best_within(s: pd.DataFrame, budget: float) -> pd.DataFrame:
-    """Summary rows within a per-query FLOPs budget, best first (ties: fewer FLOPs, then a fixed order)."""
+def rank(s: pd.DataFrame) -> pd.DataFrame:
+    """Summary rows best first (ties: fewer FLOPs, then a fixed order)."""
+    return s.sort_values(["acc", "flops", "model", "strategy", "row"], ascending=[False, True, True, True, True])
+
+
+def best_within(s: pd.DataFrame, budget: float, ranked: bool = False) -> pd.DataFrame:
+    """Summary rows within a per-query FLOPs budget, best first (``ranked``: ``s`` is already in rank order)."""
     fit = s[s["flops"] <= budget * (1 + TOL)]
-    return fit.sort_values(["acc", "flops", "model", "strategy", "row"], ascending=[False, True, True, True, True])
+    return fit if ranked else rank(fit)
 
 
 def check_budget(budget) -> float:
@@ -133,9 +140,10 @@ def winner_map(points: Points, bins: pd.Series, budgets: Sequence[float] | None 
         if len(keys) == 0:
             continue
         sub = points.columns(keys)
-        s = summarise(sub, n_boot, seed, level, only=sub.meta["deployable"])
+        s = rank(summarise(sub, n_boot, seed, level, only=sub.meta["deployable"]))
+        margins: dict[bytes, list] = {}  # prompts both answered -> [(row, winner − runner-up per prompt)]
         for b in budgets:
-            best = best_within(s, b)
+            best = best_within(s, b, ranked=True)
             row = {"bin": label, "budget": float(b)}
             if best.empty:
                 rows.append({**row, "model": None, "n_prompts": len(keys)})
@@ -147,8 +155,11 @@ def winner_map(points: Points, bins: pd.Series, budgets: Sequence[float] | None 
                 r = other.iloc[0]
                 a, c = sub.acc[int(w["row"])], sub.acc[int(r["row"])]
                 both = ~np.isnan(a) & ~np.isnan(c)
-                d, dlo, dhi = E.paired_bootstrap_ci(a[both], c[both], n_boot=n_boot, seed=seed, level=level)
-                row.update(runner_up_model=r["model"], runner_up_strategy=r["strategy"], runner_up_acc=r["acc"],
-                           margin=d, margin_lo=dlo, margin_hi=dhi)
+                margins.setdefault(both.tobytes(), []).append((row, (a - c)[both]))
+                row.update(runner_up_model=r["model"], runner_up_strategy=r["strategy"], runner_up_acc=r["acc"])
             rows.append(row)
+        for group in margins.values():  # one paired bootstrap per prompt set: the same draws as one call per margin
+            d, dlo, dhi = E.bootstrap_curve_ci(np.stack([v for _, v in group]), n_boot=n_boot, seed=seed, level=level)
+            for (row, _), *m in zip(group, d, dlo, dhi):
+                row.update(margin=float(m[0]), margin_lo=float(m[1]), margin_hi=float(m[2]))
     return pd.DataFrame(rows, columns=WINNER_COLUMNS)

@@ -28,7 +28,7 @@ def router_runs(runs: pd.DataFrame, router: str) -> dict[str, str]:
 def load_router(store, router: str) -> pd.DataFrame:
     """Per prompt: correct, FLOPs and chosen mode of each of the router's three runs, and the two mode log-probs."""
     from backend.analysis import data
-    from backend.zoo.router import mode_of
+    from backend.zoo.modes import mode_of
 
     keys = router_runs(data.load_runs(store), router)
     missing = {"choose", "think", "short"} - set(keys)

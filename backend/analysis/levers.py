@@ -96,7 +96,7 @@ def proxy_summary(store, points: Points, models: pd.DataFrame) -> pd.DataFrame:
 
     runs = data.load_runs(store, "proxy")
     plain = plain_points(points, models)
-    s = summarise(plain)
+    s = summarise(plain, ci=False)  # only ranks points to find the best plain one; its CI is paired below
     cards = models.set_index("name")
     cols = pd.Index(points.prompt_keys)
     out = []
@@ -136,7 +136,10 @@ def route_table(points: Points, models: pd.DataFrame, *, n_boot: int = 2000, see
     inference FLOPs per query: greedy of every zoo member, majority vote at each k of every member's main pool,
     the learned router's own choice and each proxy-tuned run. Columns: route, lever, model, strategy, k,
     training_flops, flops, acc, lo, hi, n_prompts, row."""
-    s = summarise(points, n_boot, seed)
+    m = points.meta
+    candidate = m["strategy"].eq("greedy") | m["strategy"].eq("learned_route") \
+        | (m["strategy"].eq("maj@k") & ((m["temperature"] - MAIN_TEMPERATURE).abs() < 1e-9))
+    s = summarise(points, n_boot, seed, only=candidate.to_numpy())  # bootstrap only the routes' points
     cards = models.set_index("name")
     train = cards["training_flops"]
     rows = []

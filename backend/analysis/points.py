@@ -96,10 +96,20 @@ class Points:
             if np.any(a[~np.isnan(a)] < 0):
                 raise ValueError(f"Points.{name} must be non-negative.")
 
+    def _subset(self, meta: pd.DataFrame, keys: np.ndarray, idx) -> "Points":
+        """A part of these points, already typed and checked: not typed and checked again (a hot path)."""
+        p = object.__new__(Points)
+        p.meta, p.prompt_keys = meta.reset_index(drop=True), keys
+        for name in ("acc", "samples", "tokens", "flops"):
+            setattr(p, name, getattr(self, name)[idx])
+        return p
+
     def rows(self, mask) -> "Points":
         """The points where mask (bool per point) holds."""
         m = np.asarray(mask, dtype=bool)
-        return Points(self.meta[m], self.prompt_keys, self.acc[m], self.samples[m], self.tokens[m], self.flops[m])
+        if m.shape != (len(self.meta),):
+            raise ValueError(f"a row mask needs one value per point ({len(self.meta)}), got shape {m.shape}.")
+        return self._subset(self.meta[m], self.prompt_keys, m)
 
     def deployable(self) -> "Points":
         """Only the points a deployed system could run (no oracle selection, no gold-reading verifier)."""
@@ -110,8 +120,7 @@ class Points:
         idx = pd.Index(self.prompt_keys).get_indexer(np.asarray(keys, dtype=object))
         if np.any(idx < 0):
             raise ValueError(f"{int((idx < 0).sum())} prompt keys are not in these points.")
-        return Points(self.meta, self.prompt_keys[idx], self.acc[:, idx], self.samples[:, idx], self.tokens[:, idx],
-                      self.flops[:, idx])
+        return self._subset(self.meta, self.prompt_keys[idx], (slice(None), idx))
 
 
 def _check_int(x, name: str, lo: int = 1) -> int:

@@ -45,7 +45,8 @@ def _rss_mib(pid: int | None = None) -> float:
 
 def selections() -> dict[str, list]:
     """Per page, the backend calls a user triggers by changing widgets (each a zero-argument callable)."""
-    from backend.explore import adaptive, common, curves, overview, real, reasoning, small_large, spread, traces
+    from backend.explore import (adaptive, common, curves, levers, overview, real, reasoning, small_large, spread,
+                                 story, traces, verifier_knob)
     from backend.explore.derived import claims, claims_status
 
     finals = common.final_models("cot")
@@ -58,6 +59,14 @@ def selections() -> dict[str, list]:
         for m, s, (k, b) in itertools.islice(itertools.product(
             [finals[:1], finals[:2], finals], [strategies[:2], strategies[:4], strategies],
             [("all", None), ("band", "easy"), ("band", "hard"), ("oracle", 3)]), 30)]
+    out["Budget curves"] += [lambda m=m: verifier_knob.verifier_knob(m, verifier_knob.default_budget(
+        verifier_knob.budget_options(verifier_knob.knob_points(m)))) for m in verifier_knob.knob_models()]
+    out["The story"] = [lambda k=st.key, sel=sel: story.data(k, **sel) for st in story.STEPS
+                        for sel in _story_selections(story.choices(st.key))]
+    out["Other levers"] = [levers.routes, lambda: levers.lifetime(1e6)] + \
+        [lambda m=m: levers.width_depth(m) for m in levers.latency_models()] + \
+        [lambda n=n: levers.router(n) for n, _, _ in levers.routers()] + \
+        [lambda n=n: levers.dpo(n) for n in levers.dpo_members()] + [levers.proxy]
     pairs = [(a, b) for i, a in enumerate(finals) for b in finals[i + 1:]]
     out["Small vs large"] = [lambda k=k: small_large.winner_map(tuple(finals), (), k, finals[0])
                              for k in ("band", "oracle")] + \
@@ -77,6 +86,19 @@ def selections() -> dict[str, list]:
     out["Zoo & cache"] = [overview.cache_summary, overview.cards_table] + \
         [lambda m=m: overview.cell_accuracy(m) for m in models[:5]]
     out["Real models"] = [real.imported_runs, real.verifier_comparison]
+    return out
+
+
+def _story_selections(controls: dict) -> list[dict]:
+    """A step's default selection and each control set to each of its other options in turn (the others at their
+    defaults), skipping pairs a step cannot draw (a "large" model not larger than the "small" one)."""
+    base = {name: default for name, (_, default) in controls.items()}
+    out = [base]
+    for name, (options, default) in controls.items():
+        out += [{**base, name: o} for o in options if o != default]
+    if "small" in base and "large" in base:
+        order = list(dict.fromkeys(controls["small"][0] + controls["large"][0]))
+        out = [s for s in out if order.index(s["small"]) < order.index(s["large"])]
     return out
 
 

@@ -10,7 +10,7 @@ import pandas as pd
 
 from backend.analysis import data, difficulty, selection
 from backend.explore import store
-from backend.explore.derived import memo, points
+from backend.explore.derived import kept_frame, memo, points
 
 BIN_KINDS = {
     "all": "all prompts",
@@ -94,13 +94,29 @@ def bins(kind: str, ref_model: str | None = None) -> pd.Series | None:
     if kind == "oracle":
         keys, n, right = data.pool_counts(store(), run)
         return difficulty.oracle_bins(np.full(len(keys), n), right, keys)
-    pool = data.load_pool(store(), run)
-    if "learned" not in pool.scores:
-        raise ValueError(f"{ref_model}'s pool has no learned-verifier scores to predict difficulty from")
-    m = min(PROBE, pool.n)  # samples are exchangeable: any fixed m of them is a random m
-    pred = difficulty.predicted_bins(pool.scores["learned"][:, :m], pool.flops[:, :m],
-                                     pool.score_flops["learned"][:, :m], prompt_keys=pool.prompt_keys)
+    def predict() -> pd.DataFrame:
+        pool = data.load_pool(store(), run)
+        if "learned" not in pool.scores:
+            raise ValueError(f"{ref_model}'s pool has no learned-verifier scores to predict difficulty from")
+        m = min(PROBE, pool.n)  # samples are exchangeable: any fixed m of them is a random m
+        pred = difficulty.predicted_bins(pool.scores["learned"][:, :m], pool.flops[:, :m],
+                                         pool.score_flops["learned"][:, :m], prompt_keys=pool.prompt_keys)
+        return pred[["prompt_key", "bin"]].assign(bin=lambda d: d["bin"].astype(int))
+
+    pred = kept_frame(f"predicted-bins-{ref_model}", [run], predict)  # reads a whole pool: kept with derived data
     return pred.set_index("prompt_key")["bin"].astype(pd.CategoricalDtype(list(range(1, 6)), ordered=True))
+
+
+def keep_all() -> int:
+    """Predicted difficulty bins of every final CoT model whose pool a learned verifier scored (derived.precompute)."""
+    n = 0
+    for model in all_final_models("cot"):
+        try:
+            bins("predicted", model)
+            n += 1
+        except ValueError:  # no pool, or no learned scores: the page says so when asked
+            pass
+    return n
 
 
 def predicted_cost(ref_model: str) -> float:

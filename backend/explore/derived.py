@@ -241,6 +241,24 @@ def kept_points(name: str, run_keys, compute) -> Points:
     return _once(("kept", stem.name), load_or_compute)
 
 
+def kept_frame(name: str, run_keys, compute) -> pd.DataFrame:
+    """kept_points for a table: ``compute()``'s frame saved under derived/kept/ while ``run_keys`` are unchanged."""
+    version = runs_version(list(run_keys), _shared_store().run_versions())
+    path = derived_dir() / "kept" / f"{re.sub(r'[^A-Za-z0-9_@=-]', '_', name)}-{version}.parquet"
+    with _lock:
+        _kept_used.add(path.stem)
+
+    def load_or_compute() -> pd.DataFrame:
+        try:
+            return pd.read_parquet(path)
+        except (OSError, ValueError):
+            df = compute()
+            _write(path, lambda t: df.to_parquet(t))
+            return df
+
+    return _once(("kept", path.name), load_or_compute)
+
+
 # ---------------------------------------------------------------------------------------------------- claims
 def _claims_files() -> list[Path]:
     return sorted(derived_dir().glob("claims-*.json"), key=lambda p: p.stat().st_mtime, reverse=True)
@@ -301,7 +319,8 @@ def saved_table(name: str) -> pd.DataFrame | None:
         df = None
     if df is not None and "_runs" in df.columns:
         versions = store.run_versions()
-        current = df["_runs"].map(lambda s: runs_version(json.loads(s), versions)) == df["_version"]
+        now = {r: runs_version(json.loads(r), versions) for r in df["_runs"].unique()}  # rows share run lists
+        current = df["_runs"].map(now) == df["_version"]
         df = df[current].drop(columns=["_runs", "_version"]).reset_index(drop=True)
     with _lock:
         _memo[(name, sig)] = df
@@ -355,7 +374,13 @@ def precompute(store=None) -> dict:
     with _lock:
         for key in [k for k in _memo if isinstance(k, tuple) and k[0] == "profile_rows"]:
             del _memo[key]
+    from backend.explore import levers
+
     kept = verifier_knob.keep_all()  # the verifier-quality chart's rescored pools: seconds per model on first visit
+    kept += levers.keep_all()  # wider vs deeper: a dozen pools per model
+    from backend.explore import common
+
+    kept += common.keep_all()  # predicted difficulty bins: a pool each
     with _lock:
         used = set(_kept_used)
     for f in (derived_dir() / "kept").glob("*") if (derived_dir() / "kept").exists() else ():

@@ -9,7 +9,7 @@ import pandas as pd
 from backend.analysis import latency as L
 from backend.analysis import data, learned_routing, levers
 from backend.explore import fmt, store
-from backend.explore.derived import memo, points
+from backend.explore.derived import kept_frame, memo, points
 
 
 def _cards() -> list[dict]:
@@ -47,11 +47,28 @@ def latency_models() -> list[str]:
 
 @memo
 def width_depth(model: str) -> pd.DataFrame:
-    """Accuracy vs latency at matched FLOPs for one model (latency.width_vs_depth); empty without a table."""
+    """Accuracy vs latency at matched FLOPs for one model (latency.width_vs_depth); empty without a table. Kept with
+    the derived data while the model's runs and the step-time table are unchanged (it reads a dozen pools)."""
+    import hashlib
+
+    from backend.engines.timing import table_path
+    from backend.explore.common import all_runs
+
     table = latency_table()
     if table is None:
         return pd.DataFrame()
-    return L.width_vs_depth(store(), points(), table, model, n_boot=1000)
+    times = hashlib.blake2b(table_path().read_bytes(), digest_size=6).hexdigest()
+    r = all_runs()
+    return kept_frame(f"width-depth-{model}-{times}", r.loc[r["model"] == model, "run_key"],
+                      lambda: L.width_vs_depth(store(), points(), table, model, n_boot=1000))
+
+
+def keep_all() -> int:
+    """The slow first computations of this page, kept with the derived data (derived.precompute)."""
+    models = latency_models()
+    for m in models:
+        width_depth(m)
+    return len(models)
 
 
 def width_depth_sentence(wd: pd.DataFrame) -> str:

@@ -29,6 +29,7 @@ VARIANT_WORDS = {"single": "single-path zoo", "multi": "multi-path zoo", "real":
 N_BOOT = 1000
 
 
+@memo
 def profile_pools() -> pd.DataFrame:
     """The pools the chart compares, one row each: run_key, model, source ("zoo" / "import"), variant (the zoo
     member's reasoning-path variant, "real" for an imported pool), role ("final" / "seed": another training seed of
@@ -68,7 +69,7 @@ def all_rows() -> pd.DataFrame:
 
 
 @memo
-def _rows(run_key: str) -> pd.DataFrame:
+def prompt_rows(run_key: str) -> pd.DataFrame:
     """error_profile.per_prompt of one stored pool (the costly part: exact majority over k-subsets), read from the
     derived data when precompute saved it for the pool's current version."""
     saved = saved_table("profile_rows")
@@ -89,7 +90,7 @@ def profiles() -> pd.DataFrame:
     pools = profile_pools()
     rows = []
     for r in pools.itertuples(index=False):
-        df = _rows(r.run_key)
+        df = prompt_rows(r.run_key)
         if len(df):
             rows.append({**r._asdict(), **summarise(df, r.n, ks=[k for k in KS if k <= r.n], n_boot=N_BOOT)})
     out = pd.DataFrame(rows)
@@ -186,7 +187,7 @@ def comparison(reference: str | None = None) -> dict:
     table = profiles()
     if table.empty:
         return {"missing": "The cache holds no pool of at least 8 samples per problem."}
-    return closeness(table, {k: features(_rows(k), [x for x in KS if x <= n])
+    return closeness(table, {k: features(prompt_rows(k), [x for x in KS if x <= n])
                              for k, n in zip(table["run_key"], table["n"])}, reference)
 
 

@@ -16,13 +16,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from backend.analysis import data as D
 from backend.analysis import estimators as E
 from backend.analysis import selection
 from backend.analysis.claims import INF, MARGIN, NOISE_RATES, VERDICTS, verdict
 from backend.analysis.curves import budget_curves
-from backend.analysis.error_profile import pool_profile
-from backend.explore import fmt, store
+from backend.explore import fmt
 from backend.explore.common import all_runs, final_models, main_pool, partner
 from backend.explore.derived import claims_status, memo, points
 from backend.explore.verifier_knob import rule_points
@@ -198,8 +196,12 @@ def _selection(model: str) -> dict:
                     "verdict": verdict(gap[1], gap[2], 0)})
     if not out:
         raise ValueError(f"{model} has no majority-vote or verifier points at k = {mid} and {n}")
-    pool = D.load_pool(store(), main_pool(model))
-    prof = pool_profile(pool, ks=(), n_boot=1000)
+    from backend.analysis.error_profile import summarise as profile_of_rows
+    from backend.explore.profile import profile_pools, prompt_rows
+
+    key = main_pool(model)  # the pool's per-prompt rows are kept with the derived data: no pool to load
+    n = int(profile_pools().set_index("run_key").loc[key, "n"])
+    prof = profile_of_rows(prompt_rows(key), n, ks=(), n_boot=1000)
     return {"model": model, "curves": _curve_frame(pts, rows), "n": n, "mid": mid,
             "coverage_n": float(np.nanmean(c_hi)), "selectors": out,
             "wrong_but_solved": (prof["majority_wrong_some_right"], prof["majority_wrong_some_right_lo"],

@@ -29,18 +29,10 @@ from backend.analysis.compute import model_shape, sample_flops, training_flops
 from backend.engines.base import SamplingParams
 from backend.tasks import arith
 from backend.zoo import finetune, registry
+from backend.zoo.modes import MODE_TOKENS, MODES, mode_of  # noqa: F401 - re-exported
 
-MODE_TOKENS = {"think": arith.THINK_MARK[0], "short": arith.ANSWER_MARK.strip()[0]}  # "T", "A"
-MODES = tuple(MODE_TOKENS)
 LABEL_CHUNK = 512  # reference prompts labelled (and saved) at a time
 SAVE_EVERY = 200  # optimiser steps between saved training states
-
-
-def mode_of(text: str | None) -> str | None:
-    """The mode a router's completion chose, from its first character (None when it is neither mode token)."""
-    if not isinstance(text, str) or not text:
-        return None
-    return next((m for m, t in MODE_TOKENS.items() if text.startswith(t)), None)
 
 
 def mode_logprobs(engine, texts: list[str]) -> np.ndarray:
