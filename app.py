@@ -3,7 +3,7 @@
 Run with `make app` (or `streamlit run app.py`). Every page reads the shipped cache under cache/."""
 import streamlit as st
 
-from backend.explore import own_store, warm_up
+from backend.explore import own_store, page_drawn, warm_up
 from backend.store import Store
 from pages._common import finish_page
 
@@ -37,3 +37,4 @@ own_store(Store)  # this process owns the cache store: one, opened on first use 
 warm_up()  # load the generations store in the background while the first page draws from derived data
 st.navigation(PAGES).run()
 finish_page()  # what this page's run found about the cache (derived data not saved, a damaged batch), said once
+page_drawn()  # now the Playground's model may warm up without slowing the first page

@@ -3,6 +3,7 @@ key widgets present, a widget change changes what the backend returns, hostile q
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -330,3 +331,32 @@ def test_story_step_is_in_the_url(app):
     assert at.query_params.get("step") in ("4", ["4"]) and any(h.value.startswith("4. ") for h in at.subheader)
     at = app("story", step="99")
     assert any("step = “99”" in w.value for w in at.warning) and any(h.value.startswith("1. ") for h in at.subheader)
+
+
+def test_warm_up_loads_the_model_only_after_a_first_page_is_drawn(app_cache):
+    """The store and derived points warm up at once; torch (seconds of the interpreter lock) only once a first page
+    was drawn, so the first page does not wait behind it."""
+    import subprocess
+    import sys
+
+    code = """
+import sys, time
+from backend import explore
+from backend.explore import derived
+from backend.store import Store
+explore.own_store(Store)
+explore.warm_up()
+deadline = time.time() + 60
+while not any(k[0] == "points" for k in list(derived._memo) if isinstance(k, tuple)) and time.time() < deadline:
+    time.sleep(0.05)
+time.sleep(0.5)
+before = "torch" in sys.modules
+explore.page_drawn()
+while "torch" not in sys.modules and time.time() < deadline:
+    time.sleep(0.05)
+print(before, "torch" in sys.modules)
+"""
+    root = Path(__file__).resolve().parents[1]
+    out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "TTC_CACHE": str(app_cache), "PYTHONPATH": str(root)})
+    assert out.stdout.split() == ["False", "True"], out.stderr[-2000:]

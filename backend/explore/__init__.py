@@ -53,10 +53,15 @@ def store_problems() -> list[str]:
     return list(opened.problems) if opened is not None else []
 
 
+_page_drawn = threading.Event()
+MODEL_WARM_WAIT_S = 60.0  # the model warms up after a first page is drawn, or after this long without one
+
+
 def warm_up() -> None:
-    """At server start, in a background thread: open the store, load the derived points every analysis page reads,
-    then the Playground's default model, so neither a first page nor a first live run waits for them. Safe to call
-    many times; a failure here only means the first user pays the load (and sees its error)."""
+    """At server start, in a background thread: open the store and load the derived points every analysis page
+    reads; then, once a first page is drawn (:func:`page_drawn`), the Playground's default model — importing torch
+    and transformers takes seconds of the one interpreter lock, which the first page must not wait behind. Safe to
+    call many times; a failure here only means the first user pays the load (and sees its error)."""
     global _warming
     with _lock:
         if _warming or _store is not None:
@@ -65,14 +70,21 @@ def warm_up() -> None:
     threading.Thread(target=_warm, name="ttc-warm-up", daemon=True).start()
 
 
+def page_drawn() -> None:
+    """A page finished drawing (app.py, after every page run): the model warm-up may start."""
+    _page_drawn.set()
+
+
 def _warm() -> None:
     try:
-        from backend import models
         from backend.explore import common, derived
 
         derived.points(store())
         finals = common.final_models("cot")
+        _page_drawn.wait(MODEL_WARM_WAIT_S)
         if finals:
+            from backend import models
+
             models.load_engine(finals[0])
     except Exception:  # noqa: BLE001 - warming is best effort: the page that needs the data reports the error
         pass
@@ -85,6 +97,7 @@ def reset_store() -> None:
 
     with _lock:
         _store, _warming = None, False
+    _page_drawn.clear()
     derived.forget()
 
 
