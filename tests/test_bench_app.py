@@ -40,8 +40,8 @@ def _bench(args: list[str], cache: Path, tmp: Path) -> tuple[dict, str]:
 
 
 def _check_shape(out: dict) -> None:
-    assert set(out) == {"pages", "cold_start_s", "rss_mib"}
-    assert out["cold_start_s"] is None  # --no-browser
+    assert set(out) == {"pages", "cold_start_s", "cold_start_floor_s", "rss_mib"}
+    assert out["cold_start_s"] is None and out["cold_start_floor_s"] is None  # --no-browser
     assert out["rss_mib"] > 0
     assert {"Home", "Budget curves", "Traces", "Claims", "Real models"} <= set(out["pages"])
     for name, figures in out["pages"].items():
