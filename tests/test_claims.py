@@ -274,3 +274,17 @@ def test_report_states_comparison_matching_prompts_and_rule(tmp_path):
     (c1,) = [r for r in rep if r["claim"] == 1]
     assert c1["verdict"] == "supported" and c1["comparison"] and c1["prompts"] and "supported when" in c1["rule"]
     assert set(c1["matching"]) >= {"small", "large"}
+
+
+def test_claims_from_the_derived_points_equal_claims_from_the_store(on_app_cache):
+    """The app computes the claims from the points it already holds (derived.points) instead of collecting them from
+    the store again: the report is the same, number for number."""
+    import json
+
+    from backend import explore
+    from backend.analysis.claims import report
+    from backend.explore import derived
+
+    store = explore.store()
+    plain = lambda r: json.loads(json.dumps(r, default=derived._plain))
+    assert plain(report(store, n_boot=200)) == plain(report(store, n_boot=200, points=derived.points()))

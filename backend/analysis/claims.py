@@ -92,8 +92,10 @@ class Insufficient(Exception):
 class Evidence:
     """What the claims read: the store, the model table, each model's budget points and pools (computed once)."""
 
-    def __init__(self, store, models: pd.DataFrame | None = None, *, n_boot: int = 2000, seed: int = 0):
+    def __init__(self, store, models: pd.DataFrame | None = None, *, n_boot: int = 2000, seed: int = 0,
+                 points: Points | None = None):
         self.store = store
+        self.all_points = points  # every run's points, already computed (the app's derived data): read, not redone
         self.runs = data.load_runs(store)
         self.models = data.model_table(store) if models is None else models
         self.n_boot, self.seed = n_boot, seed
@@ -112,7 +114,12 @@ class Evidence:
         if model not in self._points:
             if model not in set(self.runs["model"]):
                 raise Insufficient(f"no runs of {model} in the cache")
-            self._points[model] = collect_points(self.store, models=[model], weighted=False, seed=self.seed)
+            if self.all_points is None:
+                self._points[model] = collect_points(self.store, models=[model], weighted=False, seed=self.seed)
+            else:  # the same points (collect_points is per run), on the model's own prompts
+                m = self.all_points.meta
+                pts = self.all_points.rows(((m["model"] == model) & (m["strategy"] != "weighted-maj@k")).to_numpy())
+                self._points[model] = pts.columns(pts.prompt_keys[~np.isnan(pts.acc).all(axis=0)])
         return self._points[model]
 
     def pool(self, run_key: str) -> data.Pool:
@@ -731,11 +738,13 @@ def _plain(x):
     return x
 
 
-def report(store, models: pd.DataFrame | None = None, *, n_boot: int = 2000, seed: int = 0) -> list[dict]:
+def report(store, models: pd.DataFrame | None = None, *, n_boot: int = 2000, seed: int = 0,
+           points: Points | None = None) -> list[dict]:
     """Every claim measured on the cache: claim, title, paper, verdict, effect, lo, hi, metric, comparison, matching
     (FLOPs of both arms), prompts (the prompt set), rule (the verdict region in words), n_prompts, why (one sentence
-    with the numbers) and details (parts, per band, secondary numbers)."""
-    ev = Evidence(store, models, n_boot=n_boot, seed=seed)
+    with the numbers) and details (parts, per band, secondary numbers). ``points``: every run's budget points when
+    already computed (derived.points), so the claims do not compute them from the store again."""
+    ev = Evidence(store, models, n_boot=n_boot, seed=seed, points=points)
     out = []
     for num, title, paper, fn in CLAIMS:
         head = {"claim": num, "title": title, "paper": paper}

@@ -291,7 +291,7 @@ def claims(store=None) -> list[dict]:
     if not status["stale"]:
         return status["claims"]
     sig = signature(store)
-    out = json.loads(json.dumps(report(store), default=_plain))
+    out = json.loads(json.dumps(report(store, points=points(store)), default=_plain))
     entry = {"signature": sig, "computed": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
              "runs": len(store.run_versions()), "claims": out}
     _write(derived_dir() / f"claims-{sig}.json", lambda t: Path(t).write_text(json.dumps(entry)))
