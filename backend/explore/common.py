@@ -25,7 +25,13 @@ PROBE = 4  # samples behind a predicted difficulty
 
 
 def zoo_models() -> pd.DataFrame:
-    """Zoo models (CoT or direct) with results in the cache, smallest first, with their card data."""
+    """Zoo models (CoT or direct) with results in the cache, smallest first, with their card data (a copy: every
+    page asks several times, so the table is read once per cache state)."""
+    return _zoo_models().copy()
+
+
+@memo
+def _zoo_models() -> pd.DataFrame:
     have = set(points().meta["model"])  # from the derived data: no need to wait for the store to load
     table = data.model_table()
     if not have <= set(table["name"]):  # some models are known only from the runs table
