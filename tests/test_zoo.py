@@ -73,15 +73,22 @@ def test_training_resumes_where_it_stopped(tmp_path):
     assert second["training_tokens"] - first["training_tokens"] < 0.6 * second["training_tokens"]
 
 
-def test_seed_spread_reports_a_family_whose_other_seed_sorts_first():
-    """cot-0.1m-s2 (seed 2) sorts before cot-0.1m (seed 1234): the family is still reported, once, with both seeds."""
+def test_seed_spread_reports_every_family_with_seeds_in_every_variant():
+    """cot-0.1m-s2 (seed 2) sorts before cot-0.1m (seed 1234): the family is still reported, once, with all its
+    seeds; and the multi-path variant's family is reported too (not only the default variant's)."""
     from backend.analysis import data, summary
 
     cards = registry.list_cards(ROOT / "cache" / "zoo")
-    if "cot-0.1m-s2" not in {c["name"] for c in cards}:
+    names = {c["name"] for c in cards}
+    if "cot-0.1m-s2" not in names:
         pytest.skip("the shipped zoo holds no second training seed")
     spread = summary.seed_spread(data.model_table(cards=cards), cards)
-    row = spread[spread["model"] == "cot-0.1m"]
-    acc = summary.zoo_table(cards).set_index("model").loc[["cot-0.1m", "cot-0.1m-s2"], "all"].astype(float)
-    assert len(row) == 1 and int(row["seeds"].iloc[0]) == 2
-    assert row["mean"].iloc[0] == pytest.approx(acc.mean()) and row["sd"].iloc[0] == pytest.approx(acc.std(ddof=1))
+    table = summary.zoo_table(cards).set_index("model")
+    for family in ("cot-0.1m", "cot-0.1m-multi"):
+        seeds = sorted(n for n in names if n == family or n.startswith(f"{family}-s"))
+        if len(seeds) < 2:
+            continue
+        row = spread[spread["model"] == family]
+        acc = table.loc[seeds, "all"].astype(float)
+        assert len(row) == 1 and int(row["seeds"].iloc[0]) == len(seeds), (family, spread)
+        assert row["mean"].iloc[0] == pytest.approx(acc.mean()) and row["sd"].iloc[0] == pytest.approx(acc.std(ddof=1))
