@@ -15,10 +15,13 @@ if not finals:
     st.info("No CoT models with runs in the cache yet.")
     st.stop()
 c1, c2, c3 = st.columns(3)
-with c1:
-    model = select("Model", finals, "model", default=finals[min(1, len(finals) - 1)])
+with c1:  # default: the first model whose thinking can be grown (forcing runs exist for the small policies only)
+    model = select("Model", finals, "model",
+                   default=next((m for m in finals if "thinking" in spread.axes_of(m)), finals[0]))
 with c2:
-    axis = select("Grow", list(spread.AXES), "axis", default="thinking", format_func=lambda a: spread.AXES[a])
+    axes = spread.axes_of(model) or list(spread.AXES)
+    axis = select("Grow", axes, "axis", default="thinking" if "thinking" in axes else axes[0],
+                  format_func=lambda a: spread.AXES[a])
 with c3:
     k = select_slider("k (samples per estimate)", [2, 4, 8], "k", value=8)
 

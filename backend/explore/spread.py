@@ -23,6 +23,12 @@ def _pools(model: str, axis: str) -> list[tuple[float, data.Pool]]:
     return [(cond, data.load_pool(store(), key)) for cond, key in runs]
 
 
+@memo
+def axes_of(model: str) -> list[str]:
+    """The axes (of AXES, in order) along which the model has runs to compare."""
+    return [a for a in AXES if selection.spread_runs(all_runs(), model, a)]
+
+
 K_OPTIONS = (2, 4, 8)  # the page's choices of k, precomputed for every final CoT model
 
 
