@@ -46,3 +46,12 @@ def test_first_visit_draws_a_chart(on_shipped, page):
     at = page_opener(300)(page)
     assert not at.exception, [e.value for e in at.exception]
     assert at.get("plotly_chart"), f"{page} draws no chart on its default selection: {[i.value for i in at.info]}"
+
+
+def test_every_story_step_draws_a_chart(on_shipped):
+    from backend.explore import story
+
+    for i in range(1, len(story.STEPS) + 1):
+        at = page_opener(300)("story", step=str(i))
+        assert not at.exception, (i, [e.value for e in at.exception])
+        assert at.get("plotly_chart"), f"story step {i} draws no chart: {[x.value for x in at.info + at.warning]}"
