@@ -63,3 +63,18 @@ def test_bench_app_options_leave_the_cache_alone(app_cache, tmp_path, args, save
         assert "live greedy run, one prompt, warm:" in log and "end to end" in log
     else:
         assert full["synthetic"]["scale"] == 2 and full["synthetic"]["rows"]["runs"] > 0
+
+
+@pytest.mark.skipif(not os.path.exists("/usr/bin/chromium"), reason="bench load drives Debian's Chromium; not installed")
+def test_bench_load_runs_sessions_and_stops_by_itself(app_cache, tmp_path):
+    """`bench load` on the micro cache: two sessions in one browser load and switch pages with no error, report the
+    figures' shape (full loads and sidebar switches apart, the CPU split), and end within their time bound."""
+    env = {**os.environ, "TTC_CACHE": str(app_cache), "TTC_RUNS": str(tmp_path / "runs"), "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run([sys.executable, "-m", "backend", "bench", "load", "--sessions", "2", "--seconds", "15",
+                           "--json"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out["errors"] == 0, out["error_kinds"]
+    assert out["loads"] == 2 and out["switches"] >= 1 and out["page_loads"] == out["loads"] + out["switches"]
+    assert 0 < out["switch_p50_s"] <= out["switch_p95_s"] and out["cores_server"] > 0 and out["cores_chromium"] > 0
+    assert (tmp_path / "runs" / "bench" / "load.json").exists()

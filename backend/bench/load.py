@@ -14,6 +14,7 @@ rendered.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import socket
@@ -25,7 +26,7 @@ import urllib.request
 
 import numpy as np
 
-from backend.paths import ROOT
+from backend.paths import ROOT, runs_dir
 
 CHROMIUM = "/usr/bin/chromium"
 PAGES = ("", "budget_curves", "small_vs_large", "spread", "adaptive", "reasoning", "traces", "claims", "real_models",
@@ -67,6 +68,7 @@ def start_server(env: dict | None = None) -> tuple[subprocess.Popen, str]:
     raise RuntimeError("streamlit did not answer /_stcore/health within 90 s")
 
 
+POLL_MS = 50  # how often a waiting tab checks for page ready: per animation frame, ten tabs' checks cost the client
 _READY = """([old]) => {
     const app = document.querySelector("[data-testid='stApp']");
     const h1 = document.querySelector("[data-testid='stMain'] h1");
@@ -85,7 +87,7 @@ def _title(page) -> str | None:
 def wait_ready(page, timeout_s: float, old_title: str | None = None) -> None:
     """Until the script has stopped running, the page's title differs from ``old_title`` (a page switch happened)
     and every Plotly chart on the page is drawn."""
-    page.wait_for_function(_READY, arg=[old_title], timeout=timeout_s * 1000, polling="raf")
+    page.wait_for_function(_READY, arg=[old_title], timeout=timeout_s * 1000, polling=POLL_MS)
 
 
 def _session(url: str, i: int, stop_at: float, out: list, errors: list, timeout_s: float, reload: bool = False) -> None:
@@ -99,6 +101,7 @@ def _session(url: str, i: int, stop_at: float, out: list, errors: list, timeout_
         while time.time() < stop_at:
             path = PAGES[j % len(PAGES)]
             j += 1
+            kind = "load" if first or reload else "switch"
             try:
                 if first or reload:
                     t0 = time.perf_counter()
@@ -114,11 +117,58 @@ def _session(url: str, i: int, stop_at: float, out: list, errors: list, timeout_
                 if page.locator("[data-testid='stException']").count():
                     errors.append(f"{path or 'home'}: exception box")
                 else:
-                    out.append((path or "home", time.perf_counter() - t0))
+                    out.append((path or "home", time.perf_counter() - t0, kind))
             except Exception as e:  # noqa: BLE001 - a timeout or a crash is an error to count, not to stop on
                 errors.append(f"{path or 'home'}: {type(e).__name__}")
                 first = True  # start again from a full load
         browser.close()
+
+
+async def _one_browser(url: str, sessions: int, stop_at: float, out: list, errors: list, timeout_s: float,
+                       reload: bool = False) -> None:
+    """``sessions`` users in one Chromium, each in its own browser context (its own Streamlit session), cycling the
+    pages as _session does: the client's own processes are shared, so less of the machine goes to the client."""
+    from playwright.async_api import async_playwright
+
+    async def ready(page, old: str | None) -> None:
+        await page.wait_for_function(_READY, arg=[old], timeout=timeout_s * 1000, polling=POLL_MS)
+
+    async def title(page) -> str | None:
+        h1 = page.locator("[data-testid='stMain'] h1")
+        return await h1.first.text_content() if await h1.count() else None
+
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+
+        async def session(i: int) -> None:
+            page = await (await browser.new_context(viewport={"width": 1300, "height": 900})).new_page()
+            j, first = i, True
+            while time.time() < stop_at:
+                path = PAGES[j % len(PAGES)]
+                j += 1
+                try:
+                    kind = "load" if first or reload else "switch"
+                    if first or reload:
+                        t0 = time.perf_counter()
+                        await page.goto(f"{url}/{path}", timeout=timeout_s * 1000)
+                        await ready(page, None)
+                        first = False
+                    else:
+                        old = await title(page)
+                        t0 = time.perf_counter()
+                        await page.locator(f"[data-testid='stSidebarNavLink'][href='{url}/{path}']").click(
+                            timeout=timeout_s * 1000)
+                        await ready(page, old)
+                    if await page.locator("[data-testid='stException']").count():
+                        errors.append(f"{path or 'home'}: exception box")
+                    else:
+                        out.append((path or "home", time.perf_counter() - t0, kind))
+                except Exception as e:  # noqa: BLE001 - a timeout or a crash is an error to count, not to stop on
+                    errors.append(f"{path or 'home'}: {type(e).__name__}")
+                    first = True
+
+        await asyncio.gather(*(session(i) for i in range(sessions)))
+        await browser.close()
 
 
 def _cpu_s(pids: list[int]) -> float:
@@ -148,7 +198,11 @@ def _chromium_pids() -> list[int]:
     return out
 
 
-def run(sessions: int = 10, seconds: float = 120, timeout_s: float = 60, reload: bool = False) -> dict:
+def run(sessions: int = 10, seconds: float = 120, timeout_s: float = 60, reload: bool = False,
+        clients: str = "one-browser") -> dict:
+    """``clients``: "one-browser" (every session a context of one Chromium) or "browsers" (a Chromium each)."""
+    if clients not in ("one-browser", "browsers"):
+        raise ValueError(f"clients must be one-browser or browsers, not {clients!r}")
     if not os.path.exists(CHROMIUM):
         raise RuntimeError(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
     proc, url = start_server()
@@ -159,8 +213,12 @@ def run(sessions: int = 10, seconds: float = 120, timeout_s: float = 60, reload:
         times: list = []
         errors: list = []
         stop_at = time.time() + seconds
-        threads = [threading.Thread(target=_session, args=(url, i, stop_at, times, errors, timeout_s, reload))
-                   for i in range(sessions)]
+        if clients == "browsers":
+            threads = [threading.Thread(target=_session, args=(url, i, stop_at, times, errors, timeout_s, reload))
+                       for i in range(sessions)]
+        else:
+            threads = [threading.Thread(target=lambda: asyncio.run(
+                _one_browser(url, sessions, stop_at, times, errors, timeout_s, reload)))]
         peak = [0.0]
         cpu = {"server": 0.0, "chromium": 0.0}
         seen: dict[int, float] = {}  # chromium pid -> CPU seconds when last seen (processes come and go)
@@ -189,12 +247,17 @@ def run(sessions: int = 10, seconds: float = 120, timeout_s: float = 60, reload:
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
-    secs = np.array([s for _, s in times]) if times else np.array([np.nan])
-    per_page = {p: float(np.percentile([s for q, s in times if q == p], 95)) for p in sorted({q for q, _ in times})}
+    secs = np.array([s for _, s, _ in times]) if times else np.array([np.nan])
+    per_page = {p: float(np.percentile([s for q, s, _ in times if q == p], 95)) for p in sorted({q for q, _, _ in times})}
+    by_kind = {k: [s for _, s, kk in times if kk == k] for k in ("load", "switch")}
+    kinds = {f"{k}_{stat}": (float(np.percentile(v, q)) if v else None) for k, v in by_kind.items()
+             for stat, q in (("p50_s", 50), ("p95_s", 95))}
+    kinds.update({"loads": len(by_kind["load"]), "switches": len(by_kind["switch"])})
     return {"sessions": sessions, "seconds": seconds, "page_loads": len(times), "errors": len(errors),
             "error_kinds": sorted(set(errors))[:10], "p50_s": float(np.percentile(secs, 50)),
             "p95_s": float(np.percentile(secs, 95)), "max_s": float(np.max(secs)), "p95_s_by_page": per_page,
             "server_peak_rss_mib": peak[0], "first_page_s": warm, "navigation": "reload" if reload else "sidebar",
+            "clients": clients, **kinds,
             "cores_server": cpu["server"] / max(1e-9, cpu.get("elapsed", seconds)),
             "cores_chromium": cpu["chromium"] / max(1e-9, cpu.get("elapsed", seconds)), "cpus": os.cpu_count()}
 
@@ -204,20 +267,26 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sessions", type=int, default=10)
     ap.add_argument("--seconds", type=float, default=120)
     ap.add_argument("--reload", action="store_true", help="every page a full navigation instead of a sidebar click")
+    ap.add_argument("--clients", choices=("one-browser", "browsers"), default="one-browser",
+                    help="sessions as contexts of one Chromium (default) or one Chromium each")
     ap.add_argument("--json", action="store_true", help="print only the result as JSON")
     args = ap.parse_args(argv)
     if not 1 <= args.sessions <= 50 or not 1 <= args.seconds <= 3600:
         raise ValueError("--sessions must be in 1..50 and --seconds in 1..3600")
-    out = run(args.sessions, args.seconds, reload=args.reload)
+    out = run(args.sessions, args.seconds, reload=args.reload, clients=args.clients)
     out["when"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    dest = ROOT / "runs" / "bench"
+    dest = runs_dir() / "bench"
     dest.mkdir(parents=True, exist_ok=True)
     (dest / "load.json").write_text(json.dumps(out, indent=2))
     if args.json:
         print(json.dumps(out))
     else:
-        print(f"{args.sessions} sessions × {args.seconds:.0f} s: {out['page_loads']} page loads, {out['errors']} errors; "
+        print(f"{args.sessions} sessions ({args.clients}) × {args.seconds:.0f} s: {out['page_loads']} page loads, {out['errors']} errors; "
               f"page ready p50 {out['p50_s']:.2f} s, p95 {out['p95_s']:.2f} s (max {out['max_s']:.1f} s); server peak "
               f"RSS {out['server_peak_rss_mib']:.0f} MiB; CPU: server {out['cores_server']:.2f} cores, Chromium "
               f"{out['cores_chromium']:.2f} of {out['cpus']}; saved {dest / 'load.json'}")
+        for k, n in (("load", "loads"), ("switch", "switches")):
+            if out[n]:
+                print(f"  {out[n]} {'full page loads' if k == 'load' else 'page switches by the sidebar'}: "
+                      f"p50 {out[f'{k}_p50_s']:.2f} s, p95 {out[f'{k}_p95_s']:.2f} s")
     return 0
