@@ -121,12 +121,14 @@ def test_a_run_whose_points_all_duplicate_another_is_covered_by_the_bundle(cache
 
 def test_kept_points_are_reused_until_their_own_runs_change(cache, monkeypatch):
     """The verifier-quality chart's rescored pool is kept with the derived data: after a restart it is read, not
-    recomputed; a run of another model leaves it valid; a new run of its own model makes it stale, and precompute
-    removes the stale file."""
+    recomputed; a live run (greedy, or a bigger pool of one prompt) leaves it valid and the main pool unchanged; rows
+    added to the pool it read make it stale, and precompute removes the stale file."""
     from backend import explore
-    from backend.explore import derived, verifier_knob
+    from backend.explore import common, derived, verifier_knob
+    from backend.store import commit_batch
 
     model = verifier_knob.knob_models()[0]
+    pool = common.main_pool(model)
     first = verifier_knob.knob_points(model)
     kept = {p.name for p in (cache / "derived" / "kept").iterdir()}
     assert kept
@@ -136,16 +138,18 @@ def test_kept_points_are_reused_until_their_own_runs_change(cache, monkeypatch):
     monkeypatch.setattr(verifier_knob, "rule_scored_pool", lambda m: calls.append(m) or real(m))
     again = verifier_knob.knob_points(model)
     assert calls == [] and np.allclose(np.nan_to_num(again.acc), np.nan_to_num(first.acc), atol=1e-12)
-    other = next(m for m in explore.common.zoo_models()["name"] if m != model)
-    execute(RunSpec.make(other, "greedy", SamplingParams(temperature=0, max_new_tokens=30)), arith_prompts(1)[:1],
-            store=explore.store(), source="live")
-    verifier_knob.knob_points(model)
-    assert calls == []
     execute(RunSpec.make(model, "greedy", SamplingParams(temperature=0, max_new_tokens=31)), arith_prompts(1)[:1],
             store=explore.store(), source="live")
+    execute(RunSpec.make(model, "sample", SamplingParams(n=64, temperature=0.8, max_new_tokens=20, seed=3)),
+            arith_prompts(1)[:1], store=explore.store(), source="live")
+    verifier_knob.knob_points(model)
+    assert calls == [] and common.main_pool(model) == pool
+    row = explore.store().sql("SELECT * EXCLUDE (batch) FROM samples WHERE run_key = ? LIMIT 1", [pool])
+    commit_batch({"samples": row.assign(prompt_key="a-new-prompt").to_dict("records")}, explore.store().root)
+    explore.store().refresh()
     verifier_knob.knob_points(model)
     assert calls and calls[0] == model
     derived.precompute(explore.store())
     now = {p.name for p in (cache / "derived" / "kept").iterdir()}
-    mine = lambda names: {n for n in names if f"-{model}-" in n}
+    mine = lambda names: {n for n in names if n.startswith(("rule-", "weighted-")) and f"-{model}-" in n}
     assert mine(kept) and mine(now) and not mine(kept) & mine(now)  # the stale ones removed, current ones saved

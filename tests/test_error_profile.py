@@ -56,3 +56,14 @@ def test_profile_reports_means_with_cis_and_no_value_beyond_the_pool():
     assert np.isnan(out["maj24_gain"])  # a pool of 10 has no maj@24
     assert out["maj8_gain"] == pytest.approx(np.mean(
         [_brute_majority(a, "1", 8) - sum(x == "1" for x in a) / 10 for a in answers]), abs=1e-9)
+
+
+def test_profile_table_lists_every_pool_with_its_source(on_app_cache):
+    from backend import explore
+    from backend.analysis import data
+    from backend.analysis.error_profile import profile_table
+
+    store = explore.store()
+    table = profile_table(store, n_boot=100)
+    runs = data.load_runs(store, "sample")
+    assert len(table) and set(table["source"]) <= set(runs["source"]) and "pass1" in table.columns

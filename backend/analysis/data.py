@@ -16,7 +16,7 @@ from backend.verifiers import canonical_name
 
 __all__ = ["Pool", "POOL_RUNS", "load_runs", "load_prompts", "load_pool", "load_results", "load_routing", "model_table"]
 
-_RUN_COLS = "run_key, model, model_params, task, strategy, strategy_params, sampling, verifier"
+_RUN_COLS = "run_key, model, model_params, task, strategy, strategy_params, sampling, verifier, source"
 POOL_RUNS = ("sample", "budget_forcing")  # runs that store n full samples per prompt (budget forcing: n forced traces)
 
 

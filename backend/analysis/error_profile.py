@@ -99,9 +99,7 @@ def profile_table(store, *, min_n: int = 8, n_boot: int = 2000) -> pd.DataFrame:
     file holds the pick, not the pool)."""
     from backend.analysis import data, selection
 
-    runs = data.load_runs(store, "sample")
-    src = store.sql("SELECT run_key, source FROM runs")
-    runs = runs.merge(src, on="run_key")
+    runs = data.load_runs(store, "sample")  # with each run's source (zoo, import, live)
     keep = (runs["n"] >= min_n) & ((runs["source"] == "import") |
                                   np.isclose(runs["temperature"], selection.MAIN_TEMPERATURE))
     rows = []

@@ -136,12 +136,14 @@ def ablation_pairs(models: pd.DataFrame) -> list[tuple[str, str]]:
 
 def main_pool(runs: pd.DataFrame, model: str) -> str | None:
     """The run key of a model's main pool: its biggest sampling pool (ties: nearest the main temperature, then the
-    run key). runs: backend.analysis.data.load_runs."""
+    run key), a built or imported one before any live Playground run (a user's 512 samples of one prompt must not
+    become the pool every page reads). runs: backend.analysis.data.load_runs."""
     mine = runs[(runs["model"] == model) & (runs["strategy"] == "sample")]
     if mine.empty:
         return None
-    mine = mine.assign(off=(mine["temperature"] - MAIN_TEMPERATURE).abs())
-    return mine.sort_values(["n", "off", "run_key"], ascending=[False, True, True])["run_key"].iloc[0]
+    live = mine["source"].eq("live") if "source" in mine.columns else False
+    mine = mine.assign(off=(mine["temperature"] - MAIN_TEMPERATURE).abs(), live=live)
+    return mine.sort_values(["live", "n", "off", "run_key"], ascending=[True, False, True, True])["run_key"].iloc[0]
 
 
 def spread_runs(runs: pd.DataFrame, model: str, axis: str) -> list[tuple[float, str]]:

@@ -361,9 +361,7 @@ def precompute(store=None) -> dict:
         if f.stem in covered or key not in versions or f.stem != f"{key}-{versions[key]}":  # covered or stale
             f.unlink(missing_ok=True)
     curves = spread.all_curves()
-    runs = store.sql("SELECT model, list(run_key) AS runs FROM runs GROUP BY model")
-    by_model = dict(zip(runs["model"], runs["runs"]))  # a new run of a model makes its curves stale: a superset
-    save_table("spread", curves, curves["model"].map(lambda m: list(by_model.get(m, []))), store)
+    save_table("spread", curves, [spread.curve_runs(m, a) for m, a in zip(curves["model"], curves["axis"])], store)
     with _lock:
         for key in [k for k in _memo if isinstance(k, tuple) and k[0] == "spread"]:
             del _memo[key]

@@ -59,7 +59,8 @@ def width_depth(model: str) -> pd.DataFrame:
         return pd.DataFrame()
     times = hashlib.blake2b(table_path().read_bytes(), digest_size=6).hexdigest()
     r = all_runs()
-    return kept_frame(f"width-depth-{model}-{times}", r.loc[r["model"] == model, "run_key"],
+    reads = r[(r["model"] == model) & r["strategy"].isin(["sample", "budget_forcing", "beam", "dvts"])]  # not greedy
+    return kept_frame(f"width-depth-{model}-{times}", reads["run_key"],
                       lambda: L.width_vs_depth(store(), points(), table, model, n_boot=1000))
 
 

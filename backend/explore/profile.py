@@ -36,7 +36,7 @@ def profile_pools() -> pd.DataFrame:
     a final model), params and n. Zoo: each final CoT model's and seed replicate's biggest pool at the main
     temperature; imports: every pool of at least min(KS) samples per problem (their temperature is not recorded)."""
     st = store()
-    runs = data.load_runs(st, "sample").merge(st.sql("SELECT run_key, source FROM runs"), on="run_key")
+    runs = data.load_runs(st, "sample")
     runs = runs[runs["n"] >= min(KS)]  # fewer samples than the smallest k give no voting gain to compare
     zoo = runs[(runs["source"] != "import") & np.isclose(runs["temperature"], selection.MAIN_TEMPERATURE)]
     models = data.model_table(st)

@@ -23,6 +23,11 @@ def _pools(model: str, axis: str) -> list[tuple[float, data.Pool]]:
     return [(cond, data.load_pool(store(), key)) for cond, key in runs]
 
 
+def curve_runs(model: str, axis: str) -> list[str]:
+    """The runs a spread curve reads: its saved rows stay valid while these do (a live greedy run touches none)."""
+    return [key for _, key in selection.spread_runs(all_runs(), model, axis)]
+
+
 @memo
 def axes_of(model: str) -> list[str]:
     """The axes (of AXES, in order) along which the model has runs to compare."""

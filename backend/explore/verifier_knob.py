@@ -68,10 +68,10 @@ def _only(pool: D.Pool, verifiers: set[str]) -> D.Pool:
                                score_flops=pick(pool.score_flops))
 
 
-def _model_runs(model: str) -> list[str]:
-    """The runs a model's rescored points read (its pool and search runs): kept points stay valid while these do."""
-    runs = all_runs()
-    return sorted(runs.loc[runs["model"] == model, "run_key"])
+def _pool_runs(model: str) -> list[str]:
+    """The run the rescored points read (the model's main pool): kept points stay valid while it does — a live
+    greedy run of the model does not touch them."""
+    return [main_pool(model)]
 
 
 @memo
@@ -85,19 +85,20 @@ def rule_points(model: str, rates: tuple[float, ...] | None = None) -> Points:
         keep = set(rule_verifiers(rates))
         return pool_points(_only(pool, keep | {v for v in pool.scores if not is_rule(v)}), weighted=False)
 
-    return kept_points(f"rule-{model}-{','.join(f'{r:g}' for r in rates)}", _model_runs(model), compute)
+    return kept_points(f"rule-{model}-{','.join(f'{r:g}' for r in rates)}", _pool_runs(model), compute)
 
 
 @memo
 def weighted_points(model: str, k: int) -> Points:
     """Weighted majority of k samples by each rule checker at error_rates(model): a Monte-Carlo per prompt, so it is
     computed only at the k a chosen budget needs. Kept with the derived data."""
+    rates = error_rates(model)
+
     def compute() -> Points:
-        pts = pool_points(_only(rule_scored_pool(model), set(rule_verifiers(error_rates(model)))), ks=[k],
-                          weighted=True)
+        pts = pool_points(_only(rule_scored_pool(model), set(rule_verifiers(rates))), ks=[k], weighted=True)
         return pts.rows((pts.meta["strategy"] == "weighted-maj@k").to_numpy())
 
-    return kept_points(f"weighted-{model}-k={k}", _model_runs(model), compute)
+    return kept_points(f"weighted-{model}-k={k}-{','.join(f'{r:g}' for r in rates)}", _pool_runs(model), compute)
 
 
 def knob_models() -> list[str]:
