@@ -28,9 +28,21 @@ def test_the_shared_store_is_opened_only_by_its_declared_owner(monkeypatch):
     monkeypatch.setattr(explore, "_store", None)
     with pytest.raises(RuntimeError, match="own_store"):
         explore.store()
+    from backend.store.writer import store_dir
+
+    class Opened:
+        def __init__(self):
+            self.root = store_dir()
+
+        def refresh(self):
+            return 0
+
     opened = []
-    explore.own_store(lambda: opened.append(1) or "the store")
-    assert explore.store() == "the store" and explore.store() == "the store" and opened == [1]
+    explore.own_store(lambda: opened.append(1) or Opened())
+    one = explore.store()
+    assert isinstance(one, Opened) and explore.store() is one and opened == [1]
+    monkeypatch.setenv("TTC_CACHE", "/elsewhere")  # the store follows the cache folder
+    assert explore.store() is not one and opened == [1, 1]
     app = (ROOT / "app.py").read_text()
     assert "own_store(Store)" in app
 

@@ -123,8 +123,7 @@ def time_pages(first: str = "derived points loaded") -> dict[str, dict]:
     return {"derived_load_s": load, "pages": out}
 
 
-FLOOR_APP = """import plotly.graph_objects as go
-import streamlit as st
+FLOOR_APP = """import plotly.graph_objects as go; import streamlit as st
 
 st.title("floor")
 st.plotly_chart(go.Figure(go.Scatter(x=[1, 2, 3], y=[1, 3, 2])))

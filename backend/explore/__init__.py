@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 from typing import Callable
 
 from backend.store import Store
+from backend.store.writer import store_dir
 
 _lock = threading.Lock()
 _store: Store | None = None
@@ -29,8 +31,15 @@ def own_store(opener: Callable[[], Store]) -> None:
 
 def store() -> Store:
     """The process's one store (opened on first use by the owner's opener), taking in batch files that other
-    processes committed — looked for at most once a second, since every page call asks."""
+    processes committed — looked for at most once a second, since every page call asks. It follows the cache folder:
+    when TTC_CACHE points elsewhere (a test, a CLI command run in-process), the store of the new folder is opened."""
     global _store, _checked
+    with _lock:
+        moved = _store is not None and Path(_store.root) != store_dir()
+        if moved:
+            _store = None
+    if moved:
+        _forget_derived()  # what was derived from the other folder's store
     with _lock:
         if _store is None:
             if _opener is None:
@@ -88,6 +97,12 @@ def _warm() -> None:
             models.load_engine(finals[0])
     except Exception:  # noqa: BLE001 - warming is best effort: the page that needs the data reports the error
         pass
+
+
+def _forget_derived() -> None:
+    from backend.explore import derived
+
+    derived.forget()
 
 
 def reset_store() -> None:
