@@ -157,22 +157,28 @@ def load_results(store: Store, run_key: str) -> pd.DataFrame:
         "FROM results WHERE run_key = ? ORDER BY prompt_key", [run_key])
 
 
+def _greedy_rows(store: Store, model: str) -> pd.DataFrame:
+    """Per prompt: a model's greedy correctness, FLOPs and trace log-prob, from its built greedy run first (a live
+    run fills only prompts the built one lacks). One query per run, each filtered by its run key so the scan reads
+    only that run's row groups (a join on the whole samples view read them all)."""
+    keys = store.sql("SELECT run_key FROM runs WHERE model = ? AND strategy = 'greedy' "
+                     "ORDER BY source = 'live', run_key", [model])["run_key"]
+    if keys.empty:
+        raise ValueError(f"no greedy run of model {model!r} in the cache; run it first.")
+    q = ("SELECT r.prompt_key, r.correct, r.gen_flops + r.verifier_flops AS flops, s.sum_logprob FROM results r "
+         "LEFT JOIN (SELECT prompt_key, sum_logprob FROM samples WHERE run_key = ? AND sample_idx = 0) s "
+         "USING (prompt_key) WHERE r.run_key = ?")
+    parts = [store.sql(q, [k, k]) for k in keys]
+    return pd.concat(parts, ignore_index=True).drop_duplicates("prompt_key")
+
+
 def load_routing(store: Store, direct_model: str, cot_model: str) -> pd.DataFrame:
     """Per prompt, both models' greedy correctness and FLOPs, and the direct model's confidence (its trace's log-prob).
 
     Only prompts both greedy runs answered. Confidence = sum of the direct greedy trace's token log-probs (higher =
     surer); it comes with the direct answer, so routing on it is a cascade: the direct model always runs.
     """
-    s = store
-    q = ("SELECT r.prompt_key, r.correct, r.gen_flops + r.verifier_flops AS flops, s.sum_logprob FROM results r "
-         "JOIN runs u USING (run_key) LEFT JOIN samples s ON s.run_key = r.run_key AND s.prompt_key = r.prompt_key "
-         "AND s.sample_idx = 0 WHERE u.model = ? AND u.strategy = 'greedy'")
-    d, c = s.sql(q, [direct_model]), s.sql(q, [cot_model])
-    for name, df in ((direct_model, d), (cot_model, c)):
-        if df.empty:
-            raise ValueError(f"no greedy run of model {name!r} in the cache; run it first.")
-    d = d.drop_duplicates("prompt_key")
-    c = c.drop_duplicates("prompt_key")
+    d, c = _greedy_rows(store, direct_model), _greedy_rows(store, cot_model)
     m = d.merge(c, on="prompt_key", suffixes=("_direct", "_cot"))
     return pd.DataFrame({"prompt_key": m["prompt_key"], "direct_correct": m["correct_direct"].astype(float),
                          "direct_flops": m["flops_direct"], "cot_correct": m["correct_cot"].astype(float),

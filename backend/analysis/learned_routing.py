@@ -37,9 +37,10 @@ def load_router(store, router: str) -> pd.DataFrame:
                          f"router --models {router}).")
     out = None
     for mode in ("choose", "think", "short"):
-        df = store.sql("SELECT r.prompt_key, r.correct, r.gen_flops + r.verifier_flops AS flops, s.text, "
-                       "s.token_logprobs[1] AS lp0 FROM results r JOIN samples s ON s.run_key = r.run_key AND "
-                       "s.prompt_key = r.prompt_key AND s.sample_idx = 0 WHERE r.run_key = ?", [keys[mode]])
+        df = store.sql("SELECT r.prompt_key, r.correct, r.gen_flops + r.verifier_flops AS flops, s.text, s.lp0 "
+                       "FROM results r JOIN (SELECT prompt_key, text, token_logprobs[1] AS lp0 FROM samples "
+                       "WHERE run_key = ? AND sample_idx = 0) s USING (prompt_key) WHERE r.run_key = ?",
+                       [keys[mode], keys[mode]])  # the run key filters both scans: only its row groups are read
         df = df.drop_duplicates("prompt_key").set_index("prompt_key")
         part = pd.DataFrame({f"{mode}_correct": df["correct"].astype(float), f"{mode}_flops": df["flops"]})
         if mode == "choose":

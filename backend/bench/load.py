@@ -79,55 +79,18 @@ _READY = """([old]) => {
 }"""
 
 
-def _title(page) -> str | None:
-    h1 = page.locator("[data-testid='stMain'] h1")
-    return h1.first.text_content() if h1.count() else None
-
-
 def wait_ready(page, timeout_s: float, old_title: str | None = None) -> None:
     """Until the script has stopped running, the page's title differs from ``old_title`` (a page switch happened)
     and every Plotly chart on the page is drawn."""
     page.wait_for_function(_READY, arg=[old_title], timeout=timeout_s * 1000, polling=POLL_MS)
 
 
-def _session(url: str, i: int, stop_at: float, out: list, errors: list, timeout_s: float, reload: bool = False) -> None:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        page = browser.new_page(viewport={"width": 1300, "height": 900})
-        j = i  # sessions start on different pages
-        first = True
-        while time.time() < stop_at:
-            path = PAGES[j % len(PAGES)]
-            j += 1
-            kind = "load" if first or reload else "switch"
-            try:
-                if first or reload:
-                    t0 = time.perf_counter()
-                    page.goto(f"{url}/{path}", timeout=timeout_s * 1000)
-                    wait_ready(page, timeout_s)
-                    first = False
-                else:
-                    old = _title(page)
-                    link = page.locator(f"[data-testid='stSidebarNavLink'][href='{url}/{path}']")
-                    t0 = time.perf_counter()
-                    link.click(timeout=timeout_s * 1000)
-                    wait_ready(page, timeout_s, old)
-                if page.locator("[data-testid='stException']").count():
-                    errors.append(f"{path or 'home'}: exception box")
-                else:
-                    out.append((path or "home", time.perf_counter() - t0, kind))
-            except Exception as e:  # noqa: BLE001 - a timeout or a crash is an error to count, not to stop on
-                errors.append(f"{path or 'home'}: {type(e).__name__}")
-                first = True  # start again from a full load
-        browser.close()
-
-
-async def _one_browser(url: str, sessions: int, stop_at: float, out: list, errors: list, timeout_s: float,
-                       reload: bool = False) -> None:
-    """``sessions`` users in one Chromium, each in its own browser context (its own Streamlit session), cycling the
-    pages as _session does: the client's own processes are shared, so less of the machine goes to the client."""
+async def _sessions(url: str, sessions: int, stop_at: float, out: list, errors: list, timeout_s: float,
+                    reload: bool = False, one_browser: bool = True) -> None:
+    """``sessions`` users cycling the pages until ``stop_at``, each starting on a different page with a full load,
+    then moving by the sidebar's links (``reload``: a full load every time); each user a browser context (its own
+    Streamlit session) of one shared Chromium, or (``one_browser=False``) a Chromium of its own. Appends (page,
+    seconds, "load" | "switch") to ``out`` and one line per failure to ``errors``."""
     from playwright.async_api import async_playwright
 
     async def ready(page, old: str | None) -> None:
@@ -138,17 +101,19 @@ async def _one_browser(url: str, sessions: int, stop_at: float, out: list, error
         return await h1.first.text_content() if await h1.count() else None
 
     async with async_playwright() as p:
-        browser = await p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        launch = lambda: p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        shared = await launch() if one_browser else None
 
         async def session(i: int) -> None:
+            browser = shared or await launch()
             page = await (await browser.new_context(viewport={"width": 1300, "height": 900})).new_page()
             j, first = i, True
             while time.time() < stop_at:
                 path = PAGES[j % len(PAGES)]
                 j += 1
+                kind = "load" if first or reload else "switch"
                 try:
-                    kind = "load" if first or reload else "switch"
-                    if first or reload:
+                    if kind == "load":
                         t0 = time.perf_counter()
                         await page.goto(f"{url}/{path}", timeout=timeout_s * 1000)
                         await ready(page, None)
@@ -165,10 +130,13 @@ async def _one_browser(url: str, sessions: int, stop_at: float, out: list, error
                         out.append((path or "home", time.perf_counter() - t0, kind))
                 except Exception as e:  # noqa: BLE001 - a timeout or a crash is an error to count, not to stop on
                     errors.append(f"{path or 'home'}: {type(e).__name__}")
-                    first = True
+                    first = True  # start again from a full load
+            if browser is not shared:
+                await browser.close()
 
         await asyncio.gather(*(session(i) for i in range(sessions)))
-        await browser.close()
+        if shared is not None:
+            await shared.close()
 
 
 def _cpu_s(pids: list[int]) -> float:
@@ -208,17 +176,13 @@ def run(sessions: int = 10, seconds: float = 120, timeout_s: float = 60, reload:
     proc, url = start_server()
     try:
         warm = time.time()
-        _session(url, 0, time.time() + 1, [], [], 120)  # one page first: the server warms up as for a first user
+        asyncio.run(_sessions(url, 1, time.time() + 1, [], [], 120))  # one page first, as for a first user
         warm = time.time() - warm
         times: list = []
         errors: list = []
         stop_at = time.time() + seconds
-        if clients == "browsers":
-            threads = [threading.Thread(target=_session, args=(url, i, stop_at, times, errors, timeout_s, reload))
-                       for i in range(sessions)]
-        else:
-            threads = [threading.Thread(target=lambda: asyncio.run(
-                _one_browser(url, sessions, stop_at, times, errors, timeout_s, reload)))]
+        threads = [threading.Thread(target=lambda: asyncio.run(_sessions(
+            url, sessions, stop_at, times, errors, timeout_s, reload, one_browser=clients == "one-browser")))]
         peak = [0.0]
         cpu = {"server": 0.0, "chromium": 0.0}
         seen: dict[int, float] = {}  # chromium pid -> CPU seconds when last seen (processes come and go)

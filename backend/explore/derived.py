@@ -221,14 +221,20 @@ def points(store=None) -> Points:
 _kept_used: set[str] = set()  # stems asked for since the last precompute began (the others are stale)
 
 
+def _kept_stem(name: str, run_keys) -> Path:
+    """Where a kept result of ``run_keys``' current versions lives (no dot in the name: with_suffix would cut it)."""
+    version = runs_version(list(run_keys), _shared_store().run_versions())
+    stem = derived_dir() / "kept" / f"{re.sub(r'[^A-Za-z0-9_@=-]', '_', name)}-{version}"
+    with _lock:
+        _kept_used.add(stem.name)
+    return stem
+
+
 def kept_points(name: str, run_keys, compute) -> Points:
     """Points a slow computation (seconds: rescoring a pool's texts, Monte-Carlo votes) derives from ``run_keys``,
     saved under derived/kept/ and reused — across restarts, and shipped with the cache — while those runs are
     unchanged (the file name carries their versions); computed once by ``compute()`` otherwise."""
-    version = runs_version(list(run_keys), _shared_store().run_versions())
-    stem = derived_dir() / "kept" / f"{re.sub(r'[^A-Za-z0-9_@=-]', '_', name)}-{version}"  # no dot: with_suffix
-    with _lock:
-        _kept_used.add(stem.name)
+    stem = _kept_stem(name, run_keys)
 
     def load_or_compute() -> Points:
         hit = _load_points(stem)
@@ -243,10 +249,8 @@ def kept_points(name: str, run_keys, compute) -> Points:
 
 def kept_frame(name: str, run_keys, compute) -> pd.DataFrame:
     """kept_points for a table: ``compute()``'s frame saved under derived/kept/ while ``run_keys`` are unchanged."""
-    version = runs_version(list(run_keys), _shared_store().run_versions())
-    path = derived_dir() / "kept" / f"{re.sub(r'[^A-Za-z0-9_@=-]', '_', name)}-{version}.parquet"
-    with _lock:
-        _kept_used.add(path.stem)
+    stem = _kept_stem(name, run_keys)
+    path = stem.parent / f"{stem.name}.parquet"
 
     def load_or_compute() -> pd.DataFrame:
         try:
