@@ -328,3 +328,39 @@ def test_load_pool_gives_none_for_unparseable_answers(tmp_path):
                   "prompts": [{"prompt_key": "p", "gold": "1"}], "samples": rows}, tmp_path)
     pool = load_pool(Store(tmp_path), "r")
     assert pool.answers == [["1", None, None, "2"]]
+
+
+def test_concat_points_equals_stacking_everything_then_dropping_duplicates():
+    """concat_points lays out only the points it keeps; the result equals stacking every part over the union of
+    prompts and then keeping, per point key, the point measured on most prompts (the first such)."""
+    import numpy as np
+    import pandas as pd
+
+    from backend.analysis.points import POINT_KEY, Points, concat_points
+
+    rng = np.random.default_rng(0)
+    parts = []
+    for i in range(6):
+        keys = np.array([f"p{j}" for j in sorted(rng.choice(12, size=rng.integers(3, 10), replace=False))], dtype=object)
+        n = int(rng.integers(1, 5))
+        meta = pd.DataFrame({"model": rng.choice(["a", "b"], n), "strategy": "maj@k", "temperature": 0.8,
+                             "verifier": "", "k": rng.choice([1, 2], n), "run_key": f"r{i}"})
+        acc = rng.random((n, len(keys)))
+        acc[rng.random(acc.shape) < 0.2] = np.nan
+        parts.append(Points(meta, keys, acc, acc * 0 + 1, acc * 0 + 10, acc * 0 + 100))
+    got = concat_points(parts)
+    keys = pd.Index(pd.unique(np.concatenate([p.prompt_keys for p in parts])))
+    rows = sum(len(p.meta) for p in parts)
+    full = {name: np.full((rows, len(keys)), np.nan) for name in ("acc", "samples", "tokens", "flops")}
+    row = 0
+    for p in parts:
+        for name in full:
+            full[name][row:row + len(p.meta), keys.get_indexer(p.prompt_keys)] = getattr(p, name)
+        row += len(p.meta)
+    meta = pd.concat([p.meta for p in parts], ignore_index=True)
+    count = (~np.isnan(full["acc"])).sum(axis=1)
+    keep = np.sort(meta.iloc[np.lexsort((-count,))].drop_duplicates(POINT_KEY).index.to_numpy())
+    assert list(got.prompt_keys) == list(keys)
+    for name in full:
+        assert np.array_equal(getattr(got, name), full[name][keep], equal_nan=True), name
+    assert got.meta["run_key"].tolist() == meta["run_key"].iloc[keep].tolist()

@@ -235,19 +235,21 @@ def concat_points(parts: Sequence[Points]) -> Points:
     if not parts:
         raise ValueError("nothing to concatenate: no points.")
     keys = pd.Index(pd.unique(np.concatenate([p.prompt_keys for p in parts])))
-    arrays = {}
-    for name in ("acc", "samples", "tokens", "flops"):
-        blocks = []
-        for p in parts:
-            b = np.full((len(p.meta), len(keys)), np.nan)
-            b[:, keys.get_indexer(p.prompt_keys)] = getattr(p, name)
-            blocks.append(b)
-        arrays[name] = np.vstack(blocks)
     meta = pd.concat([p.meta for p in parts], ignore_index=True)
-    count = (~np.isnan(arrays["acc"])).sum(axis=1)
+    count = np.concatenate([(~np.isnan(p.acc)).sum(axis=1) for p in parts])
     order = np.lexsort((-count,))  # most prompts first, so drop_duplicates keeps it
     keep = np.sort(meta.iloc[order].drop_duplicates(POINT_KEY).index.to_numpy())
-    return Points(meta.iloc[keep], keys.to_numpy(), *(arrays[n][keep] for n in ("acc", "samples", "tokens", "flops")))
+    # only the kept rows are laid out over the union of prompts: memory grows with distinct points, not with parts
+    part_of = np.repeat(np.arange(len(parts)), [len(p.meta) for p in parts])
+    start = np.concatenate([[0], np.cumsum([len(p.meta) for p in parts])])
+    arrays = {name: np.full((len(keep), len(keys)), np.nan) for name in ("acc", "samples", "tokens", "flops")}
+    for i in np.unique(part_of[keep]):
+        rows = np.flatnonzero(part_of[keep] == i)
+        local = keep[rows] - start[i]
+        cols = keys.get_indexer(parts[i].prompt_keys)
+        for name, out in arrays.items():
+            out[np.ix_(rows, cols)] = getattr(parts[i], name)[local]
+    return Points(meta.iloc[keep], keys.to_numpy(), *(arrays[n] for n in ("acc", "samples", "tokens", "flops")))
 
 
 def collect_points(store, *, models: Sequence[str] | None = None, strategies: Sequence[str] | None = None,
