@@ -33,8 +33,17 @@ PAGES = {
     ],
 }
 
-own_store(Store)  # this process owns the cache store: one, opened on first use and shared by every session
-warm_up()  # load the generations store in the background while the first page draws from derived data
+
+@st.cache_resource(show_spinner=False)
+def _own_the_cache() -> bool:
+    """This server process owns the cache store — one, opened on first use, shared by every session — and warms it
+    up in the background (the store and the derived points; the Playground's model once a first page is drawn)."""
+    own_store(Store)
+    warm_up()
+    return True
+
+
+_own_the_cache()
 st.navigation(PAGES).run()
 finish_page()  # what this page's run found about the cache (derived data not saved, a damaged batch), said once
 page_drawn()  # now the Playground's model may warm up without slowing the first page
