@@ -8,7 +8,7 @@ from plotly.subplots import make_subplots
 
 from backend.explore import common, derived, fmt, spread, story
 from pages._common import (CORRECT, NEUTRAL, STRATEGY_COLORS, STRATEGY_LABELS, UPPER_BOUND, ci_figure, html_safe,
-                           model_color, safe, select, start_page, strategy_label, unit_label, verifier_label,
+                           safe, select, start_page, strategy_label, unit_label, verifier_label,
                            with_series)
 from pages._figures import headline_figure, winner_figure
 

@@ -389,7 +389,7 @@ def claim_complements(ev: Evidence) -> dict:
     evidence (lowest CI bound)."""
     fams = sorted(set(ev.models.loc[ev.models["checkpoint_of"].notna(), "checkpoint_of"])
                   & set(ev.finals("cot")), key=lambda f: (ev.models.set_index("name").loc[f, "params"], f))
-    parts, fam_out = [], {}
+    parts = []
     for fam in fams:
         members = selection.family_members(ev.models, fam)
         members = members[np.array([ev.has(x, "sample") for x in members["name"]], dtype=bool)]

@@ -24,7 +24,7 @@ from backend.explore import fmt
 from backend.explore.common import all_runs, final_models, main_pool, partner
 from backend.explore.derived import claims_status, memo, points
 from backend.explore.verifier_knob import rule_points
-from backend.verifiers import base_name, deployable, noise_rate
+from backend.verifiers import deployable, noise_rate
 
 SUPPORTED, NOT_SUPPORTED, INCONCLUSIVE, INSUFFICIENT = VERDICTS
 MAIN_T = selection.MAIN_TEMPERATURE
