@@ -287,7 +287,7 @@ def test_new_members_and_strategies_go_through_the_same_estimators(levers_env):
     g = pts.meta[(pts.meta["model"] == "micro-cot-a-dpo") & (pts.meta["strategy"] == "greedy")].index[0]
     assert d["table"].iloc[0]["tuned"] == pytest.approx(np.nanmean(pts.acc[g]))
     models = data.model_table(store)
-    p = levers.proxy_summary(store, pts, models)
+    p = levers.proxy_summary(pts, models)
     assert len(p) >= 1 and np.all(p["flops"] > 0)
     routes = levers.route_table(pts, models, n_boot=100)
     assert set(routes["lever"]) >= {"test-time compute", "DPO fine-tune", "learned router", "direct training",

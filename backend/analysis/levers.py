@@ -87,33 +87,30 @@ def dpo_summary(points: Points, card: dict) -> dict:
     return {"table": table, "fine_tune_flops": ft["flops"], "share_of_pretraining": share, "sentence": sentence}
 
 
-def proxy_summary(store, points: Points, models: pd.DataFrame) -> pd.DataFrame:
+def proxy_summary(points: Points, models: pd.DataFrame) -> pd.DataFrame:
     """Each proxy-tuned run against its base's greedy, the fully trained member of the base's family (the "tuned"
     target whose gap proxy tuning tries to close), and the best plain deployable test-time point of any zoo model at
     no more FLOPs per query; per row: accuracy with CI, FLOPs, paired differences and the share of the base →
-    target gap closed."""
-    from backend.analysis import data
-
-    runs = data.load_runs(store, "proxy")
+    target gap closed. Read from the runs' budget points (one per setting: a repeated run adds nothing); ``store``
+    is not read."""
     plain = plain_points(points, models)
     s = summarise(plain, ci=False)  # only ranks points to find the best plain one; its CI is paired below
     cards = models.set_index("name")
-    cols = pd.Index(points.prompt_keys)
+    m = points.meta
     out = []
-    for run in runs.itertuples(index=False):
-        res = data.load_results(store, run.run_key).drop_duplicates("prompt_key").set_index("prompt_key")
-        acc = res["correct"].astype(float).reindex(cols).to_numpy()
-        flops = res["gen_flops"].reindex(cols).to_numpy()
+    for i in np.flatnonzero((m["strategy"] == "proxy").to_numpy()):
+        run = m.iloc[i]
+        acc = points.acc[i]
         if np.all(np.isnan(acc)):
             continue
         a, lo, hi = _ci(acc)
-        f = float(np.nanmean(flops))
-        base = run.model
+        f = float(np.nanmean(np.where(np.isnan(acc), np.nan, points.flops[i])))
+        base = run["model"]
         target = cards["checkpoint_of"].get(base) if base in cards.index else None
         target = target if isinstance(target, str) else base
-        row = {"base": base, "expert": run.params["expert"], "anti_expert": run.params["anti_expert"],
-               "alpha": float(run.params["alpha"]), "temperature": run.temperature, "run_key": run.run_key,
-               "acc": a, "lo": lo, "hi": hi, "flops": f}
+        row = {"base": base, "expert": run["expert"], "anti_expert": run["anti_expert"], "alpha": float(run["alpha"]),
+               "temperature": float(run["temperature"]), "run_key": run["run_key"], "acc": a, "lo": lo, "hi": hi,
+               "flops": f}
         b = points.acc[_greedy_row(points, base)]
         row.update(zip(("vs_base", "vs_base_lo", "vs_base_hi"), _paired(acc, b)))
         t = points.acc[_greedy_row(points, target)]

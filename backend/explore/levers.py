@@ -137,7 +137,7 @@ def dpo(name: str) -> dict:
 
 @memo
 def proxy() -> pd.DataFrame:
-    return levers.proxy_summary(store(), points(), models())
+    return levers.proxy_summary(points(), models())
 
 
 def proxy_sentence(p: pd.DataFrame) -> str:
