@@ -45,6 +45,8 @@ class Store:
         self._lock = threading.RLock()
         self._con = duckdb.connect()
         self._con.execute("SET enable_progress_bar = false")  # long scans must not draw on a user's terminal
+        # batch files are written once and never changed in place: their footers can be kept between queries
+        self._con.execute("SET parquet_metadata_cache = true")
         self._batches: dict[str, Batch] = {}  # loaded, readable batches by name
         self._bad: dict[str, list[str]] = {}  # skipped batches and their problems
         self._superseded: frozenset[str] = frozenset()
