@@ -153,3 +153,23 @@ def test_kept_points_are_reused_until_their_own_runs_change(cache, monkeypatch):
     now = {p.name for p in (cache / "derived" / "kept").iterdir()}
     mine = lambda names: {n for n in names if n.startswith(("rule-", "weighted-")) and f"-{model}-" in n}
     assert mine(kept) and mine(now) and not mine(kept) & mine(now)  # the stale ones removed, current ones saved
+
+
+def test_one_runs_points_read_only_that_runs_row(cache, monkeypatch):
+    """Per-run points must not parse every run's JSON (at 18,400 runs that was most of the precompute)."""
+    import pandas as pd
+
+    from backend import explore
+    from backend.analysis import data
+    from backend.analysis.points import collect_points
+
+    store = explore.store()
+    every = data.load_runs(store)
+    keys = list(every["run_key"][::5])
+    pd.testing.assert_frame_equal(data.load_runs(store, run_keys=keys).reset_index(drop=True),
+                                  every[every["run_key"].isin(keys)].reset_index(drop=True))
+    assert data.load_runs(store, run_keys=[]).empty
+    asked, real = [], data.load_runs
+    monkeypatch.setattr(data, "load_runs", lambda s, *a, **kw: asked.append(kw.get("run_keys")) or real(s, *a, **kw))
+    pts = collect_points(store, run_keys=[keys[0]])
+    assert asked == [[keys[0]]] and set(pts.meta["run_key"]) == {keys[0]}

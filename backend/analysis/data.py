@@ -6,6 +6,7 @@ table joining the zoo's cards with what the runs table says about models that ha
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -46,13 +47,17 @@ class Pool:
         return self.correct.shape[1]
 
 
-def load_runs(store: Store, strategy: str | None = None) -> pd.DataFrame:
-    """Runs with their JSON parsed: temperature, n, budget (strategy_params["budget"], or None) and params (dict)."""
-    s = store
-    if strategy is None:
-        df = s.sql(f"SELECT {_RUN_COLS} FROM runs ORDER BY model, strategy, run_key")
-    else:
-        df = s.sql(f"SELECT {_RUN_COLS} FROM runs WHERE strategy = ? ORDER BY model, run_key", [strategy])
+def load_runs(store: Store, strategy: str | None = None, *, run_keys: Sequence[str] | None = None) -> pd.DataFrame:
+    """Runs with their JSON parsed: temperature, n, budget (strategy_params["budget"], or None) and params (dict);
+    ``run_keys`` reads only those (one run's points must not parse every run's JSON: at 18,400 runs that was 73% of
+    the precompute)."""
+    where, args = [], []
+    if strategy is not None:
+        where, args = where + ["strategy = ?"], args + [strategy]
+    if run_keys is not None:
+        where, args = where + ["run_key IN (SELECT unnest(?::VARCHAR[]))"], args + [list(run_keys)]
+    cond = f"WHERE {' AND '.join(where)} " if where else ""
+    df = store.sql(f"SELECT {_RUN_COLS} FROM runs {cond}ORDER BY model, strategy, run_key", args)
     sampling = [json.loads(x) if x else {} for x in df["sampling"]]
     params = [json.loads(x) if x else {} for x in df["strategy_params"]]
     df["temperature"] = [float(x.get("temperature", 0.0)) for x in sampling]

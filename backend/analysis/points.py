@@ -261,7 +261,7 @@ def collect_points(store, *, models: Sequence[str] | None = None, strategies: Se
     with concat_points: nothing here depends on the other runs."""
     from backend.analysis import data
 
-    runs = data.load_runs(store)
+    runs = data.load_runs(store, run_keys=run_keys if models is None else None)
     if models is not None:
         unknown = set(models) - set(runs["model"])
         if unknown:
