@@ -91,8 +91,7 @@ def proxy_summary(points: Points, models: pd.DataFrame) -> pd.DataFrame:
     """Each proxy-tuned run against its base's greedy, the fully trained member of the base's family (the "tuned"
     target whose gap proxy tuning tries to close), and the best plain deployable test-time point of any zoo model at
     no more FLOPs per query; per row: accuracy with CI, FLOPs, paired differences and the share of the base →
-    target gap closed. Read from the runs' budget points (one per setting: a repeated run adds nothing); ``store``
-    is not read."""
+    target gap closed. Read from the runs' budget points (one per setting: a repeated run adds nothing)."""
     plain = plain_points(points, models)
     s = summarise(plain, ci=False)  # only ranks points to find the best plain one; its CI is paired below
     cards = models.set_index("name")
@@ -144,14 +143,8 @@ def route_table(points: Points, models: pd.DataFrame, *, n_boot: int = 2000, see
         if r.model not in train.index or pd.isna(train.get(r.model)) or not r.deployable:
             continue
         card = cards.loc[r.model]
-        if r.strategy == "greedy":
-            pass
-        elif r.strategy == "maj@k" and abs(r.temperature - MAIN_TEMPERATURE) < 1e-9:
-            pass
-        elif r.strategy == "learned_route" and r.mode == "choose" and card["fmt"] == "router":
-            pass
-        else:
-            continue
+        if r.strategy == "learned_route" and not (r.mode == "choose" and card["fmt"] == "router"):
+            continue  # `candidate` kept only greedy, main-temperature maj@k and learned routes
         lever = ("learned router" if card["fmt"] == "router" else
                  "DPO fine-tune" if isinstance(card.get("fine_tune_of"), str) else
                  "training checkpoint" if isinstance(card.get("checkpoint_of"), str) else

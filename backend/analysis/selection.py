@@ -104,6 +104,11 @@ def path_variants(models: pd.DataFrame) -> list[str]:
     return [MAIN_RECIPE["paths"]] + sorted(found - {MAIN_RECIPE["paths"]})
 
 
+def all_final_models(models: pd.DataFrame, fmt: str | None = None) -> list[str]:
+    """Final models of every trace-path variant, the main variant's first (direct models once)."""
+    return list(dict.fromkeys(m for p in path_variants(models) for m in final_models(models, fmt, paths=p)))
+
+
 def family_members(models: pd.DataFrame, family: str) -> pd.DataFrame:
     """A final model and its training checkpoints (the training-compute axis), least trained first."""
     m = models[((models["name"] == family) | (models["checkpoint_of"] == family)) & models["training_tokens"].notna()]

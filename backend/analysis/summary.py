@@ -51,8 +51,7 @@ def seed_spread(models: pd.DataFrame, cards: list[dict] | None = None) -> pd.Dat
     with the replicates' mean and standard deviation; empty while each recipe has one seed."""
     table = zoo_table(cards).set_index("model")
     rows = []
-    finals = [m for paths in selection.path_variants(models) for m in selection.final_models(models, paths=paths)]
-    for name in dict.fromkeys(finals):  # every reasoning-path variant's finals (direct models belong to each)
+    for name in selection.all_final_models(models):
         reps = [r for r in selection.seed_replicates(models, name) if r in table.index]
         if len(reps) > 1:  # final_models holds only main-seed models: each family once
             acc = table.loc[reps, "all"].astype(float)

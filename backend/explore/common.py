@@ -61,7 +61,7 @@ def path_variants() -> list[str]:
 
 def all_final_models(fmt: str | None = "cot") -> list[str]:
     """Final models of every trace-path variant, the default variant's first."""
-    return list(dict.fromkeys(m for p in path_variants() for m in final_models(fmt, p)))
+    return selection.all_final_models(zoo_models(), fmt)
 
 
 def point_strategies() -> list[str]:
@@ -125,6 +125,7 @@ def keep_all() -> int:
     return n
 
 
+@memo
 def predicted_cost(ref_model: str) -> float:
     """Mean FLOPs per prompt that the predicted difficulty costs (generation of the probe + verifier, as stored)."""
     pool = data.load_pool(store(), main_pool(ref_model))

@@ -19,6 +19,12 @@ def _cards() -> list[dict]:
 
 
 def models() -> pd.DataFrame:
+    """Every zoo card with its runs' data (a copy: a page run asks several times, so it is read once per cache state)."""
+    return _models().copy()
+
+
+@memo
+def _models() -> pd.DataFrame:
     return data.model_table(store(), _cards())
 
 

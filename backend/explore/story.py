@@ -197,12 +197,12 @@ def _selection(model: str) -> dict:
     if not out:
         raise ValueError(f"{model} has no majority-vote or verifier points at k = {mid} and {n}")
     from backend.analysis.error_profile import summarise as profile_of_rows
-    from backend.explore.profile import profile_pools, prompt_rows
+    from backend.explore.profile import prompt_rows
 
     key = main_pool(model)  # the pool's per-prompt rows are kept with the derived data: no pool to load
-    n = int(profile_pools().set_index("run_key").loc[key, "n"])
-    prof = profile_of_rows(prompt_rows(key), n, ks=(), n_boot=1000)
-    return {"model": model, "curves": _curve_frame(pts, rows), "n": n, "mid": mid,
+    n_pool = int(all_runs().set_index("run_key").loc[key, "n"])
+    prof = profile_of_rows(prompt_rows(key), n_pool, ks=(), n_boot=1000)
+    return {"model": model, "curves": _curve_frame(pts, rows), "n": n, "n_pool": n_pool, "mid": mid,
             "coverage_n": float(np.nanmean(c_hi)), "selectors": out,
             "wrong_but_solved": (prof["majority_wrong_some_right"], prof["majority_wrong_some_right_lo"],
                                  prof["majority_wrong_some_right_hi"]),
@@ -385,7 +385,7 @@ def _say_selection(d, describe) -> list[str]:
                                       "falls behind."))
     w, wlo, whi = d["wrong_but_solved"]
     out.append(f"On {fmt.pct(w)} of prompts (95% CI {fmt.pct(wlo)} to {fmt.pct(whi)}) the majority answer of all "
-               f"{d['n']} samples is wrong although some sample is right: the right answer is in the pool, and the "
+               f"{d['n_pool']} samples is wrong although some sample is right: the right answer is in the pool, and the "
                "selector has to find it.")
     return out
 

@@ -29,7 +29,7 @@ from backend.analysis.compute import model_shape, sample_flops, training_flops
 from backend.engines.base import SamplingParams
 from backend.tasks import arith
 from backend.zoo import finetune, registry
-from backend.zoo.modes import MODE_TOKENS, MODES, mode_of  # noqa: F401 - re-exported
+from backend.zoo.modes import MODE_TOKENS, MODES, mode_of
 
 LABEL_CHUNK = 512  # reference prompts labelled (and saved) at a time
 SAVE_EVERY = 200  # optimiser steps between saved training states
