@@ -22,12 +22,9 @@ import json
 import os
 import random
 import shutil
-import socket
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -133,32 +130,18 @@ st.plotly_chart(go.Figure(go.Scatter(x=[1, 2, 3], y=[1, 3, 2])))
 CHART_DRAWN = ".js-plotly-plot .scatterlayer .trace"  # a chart with data drawn (not an empty frame awaiting it)
 
 
-def _cold_start_once(browser, app: Path, cwd: Path, env: dict) -> dict:
+def _cold_start_once(browser, app: Path, cwd: Path) -> dict:
     """Seconds from `streamlit run` (the browser already open, as a user's is) until the first Plotly chart is drawn
     in a new tab: the server polled for health, then the page opened."""
-    from backend.bench.load import wait_ready
+    from backend.bench.load import start_server, wait_ready
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
     t0 = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(app), "--server.headless", "true",
-                             "--server.address", "127.0.0.1", "--server.port", str(port),
-                             "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
-                            cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    proc, url = start_server(app=app, cwd=cwd)
     try:
-        while True:
-            try:
-                if urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=1).read() == b"ok":
-                    break
-            except OSError:
-                if proc.poll() is not None:
-                    raise RuntimeError(f"streamlit exited with {proc.returncode} before answering")
-                time.sleep(0.05)
         healthy = time.perf_counter() - t0
         page = browser.new_page()
         t1 = time.perf_counter()
-        page.goto(f"http://127.0.0.1:{port}/")
+        page.goto(f"{url}/")
         page.wait_for_selector(CHART_DRAWN, timeout=120_000)
         first_chart = time.perf_counter()
         out = {"server_healthy_s": healthy, "cold_first_chart_s": first_chart - t0,
@@ -166,7 +149,7 @@ def _cold_start_once(browser, app: Path, cwd: Path, env: dict) -> dict:
         if app.name == "app.py":  # another page of the same server, by the sidebar: a warm page switch
             old = page.locator("[data-testid='stMain'] h1").first.text_content()
             t2 = time.perf_counter()
-            page.locator(f"[data-testid='stSidebarNavLink'][href='http://127.0.0.1:{port}/budget_curves']").click()
+            page.locator(f"[data-testid='stSidebarNavLink'][href='{url}/budget_curves']").click()
             wait_ready(page, 120, old)
             out["warm_page_to_chart_s"] = time.perf_counter() - t2
             out["server_rss_mib"] = _rss_mib(proc.pid)
@@ -189,14 +172,13 @@ def browser_cold_start(repeats: int = 3) -> dict | None:
 
     floor_dir = Path(tempfile.mkdtemp(prefix="ttc-floor-"))
     (floor_dir / "floor.py").write_text(FLOOR_APP)
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
     runs: dict[str, list[dict]] = {"app": [], "floor": []}
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=ARGS)
             for _ in range(repeats):
-                runs["app"].append(_cold_start_once(browser, ROOT / "app.py", ROOT, env))
-                runs["floor"].append(_cold_start_once(browser, floor_dir / "floor.py", floor_dir, env))
+                runs["app"].append(_cold_start_once(browser, ROOT / "app.py", ROOT))
+                runs["floor"].append(_cold_start_once(browser, floor_dir / "floor.py", floor_dir))
             browser.close()
     finally:
         shutil.rmtree(floor_dir, ignore_errors=True)
