@@ -164,16 +164,26 @@ def load_results(store: Store, run_key: str) -> pd.DataFrame:
 
 def _greedy_rows(store: Store, model: str) -> pd.DataFrame:
     """Per prompt: a model's greedy correctness, FLOPs and trace log-prob, from its built greedy run first (a live
-    run fills only prompts the built one lacks). One query per run, each filtered by its run key so the scan reads
-    only that run's row groups (a join on the whole samples view read them all)."""
+    run fills only prompts the built one lacks). One query per run that supplies a prompt (found from all its greedy
+    runs' result keys at once: repeated runs add nothing), each filtered by its run key so the scan reads only that
+    run's row groups (a join on the whole samples view read them all)."""
     keys = store.sql("SELECT run_key FROM runs WHERE model = ? AND strategy = 'greedy' "
-                     "ORDER BY source = 'live', run_key", [model])["run_key"]
-    if keys.empty:
+                     "ORDER BY source = 'live', run_key", [model])["run_key"].tolist()
+    if not keys:
         raise ValueError(f"no greedy run of model {model!r} in the cache; run it first.")
+    have = store.sql(f"SELECT DISTINCT run_key, prompt_key FROM results WHERE run_key IN ({', '.join('?' * len(keys))})",
+                     keys)
+    seen: set[str] = set()
+    supplying = []
+    for k in keys:
+        new = set(have.loc[have["run_key"] == k, "prompt_key"]) - seen
+        if new or k == keys[0]:
+            supplying.append(k)
+            seen |= new
     q = ("SELECT r.prompt_key, r.correct, r.gen_flops + r.verifier_flops AS flops, s.sum_logprob FROM results r "
          "LEFT JOIN (SELECT prompt_key, sum_logprob FROM samples WHERE run_key = ? AND sample_idx = 0) s "
          "USING (prompt_key) WHERE r.run_key = ?")
-    parts = [store.sql(q, [k, k]) for k in keys]
+    parts = [store.sql(q, [k, k]) for k in supplying]
     return pd.concat(parts, ignore_index=True).drop_duplicates("prompt_key")
 
 

@@ -30,7 +30,7 @@ def load_router(store, router: str) -> pd.DataFrame:
     from backend.analysis import data
     from backend.zoo.modes import mode_of
 
-    keys = router_runs(data.load_runs(store), router)
+    keys = router_runs(data.load_runs(store, "learned_route"), router)
     missing = {"choose", "think", "short"} - set(keys)
     if missing:
         raise ValueError(f"router {router!r} lacks its {sorted(missing)} runs; build them (build-cache --kinds "

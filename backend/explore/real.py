@@ -77,7 +77,8 @@ def verifier_comparison() -> pd.DataFrame:
     single = runs[(runs["strategy"].isin(["sample", "greedy"])) & (runs["n"] == 1)
                   & runs["model"].isin(set(verified["model"]))]
     per = {}
-    for r in pd.concat([single, verified]).itertuples():
+    # one run per (model, kind, n): a repeated import answers the same problems again
+    for r in pd.concat([single, verified]).drop_duplicates(["model", "strategy", "n"], keep="last").itertuples():
         if r.strategy == "best_of_n":
             res = data.load_results(store(), r.run_key).set_index("prompt_key")
             per[(r.model, f"verifier picks 1 of {r.n}", r.n)] = (res["correct"].astype(float),
