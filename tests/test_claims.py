@@ -288,3 +288,22 @@ def test_claims_from_the_derived_points_equal_claims_from_the_store(on_app_cache
     store = explore.store()
     plain = lambda r: json.loads(json.dumps(r, default=derived._plain))
     assert plain(report(store, n_boot=200)) == plain(report(store, n_boot=200, points=derived.points()))
+
+
+def test_routing_rows_read_only_runs_that_supply_a_prompt(tmp_path, monkeypatch):
+    """The built greedy run first; a repeat of it adds nothing and is not read; a live run fills only the prompts the
+    built one lacks."""
+    dg, dgs, dgr = greedy("dg", "direct-s", 100, lambda i: True, 5.0)
+    rep, reps, repr_ = greedy("dg2", "direct-s", 100, lambda i: False, 5.0)  # same prompts, other answers
+    cg, cgs, cgr = greedy("cg", "cot-s", 100, lambda i: True, 50.0)
+    live, lives, liver = greedy("a-live", "cot-s", 100, lambda i: False, 50.0)
+    for run, source in ((dg, "zoo"), (rep, "zoo"), (cg, "zoo"), (live, "live")):
+        run["source"] = source
+    keep = lambda rows: [r for r in rows if r["prompt_key"] in KEYS[:12]]
+    ev = evidence(tmp_path, [dg, rep, cg, live], dgs + reps + keep(cgs) + lives, dgr + repr_ + keep(cgr) + liver)
+    read, real = [], ev.store.sql
+    monkeypatch.setattr(ev.store, "sql", lambda q, p=None: (read.extend(p) if "JOIN" in q else None) or real(q, p))
+    rt = data.load_routing(ev.store, "direct-s", "cot-s")
+    assert len(rt) == 24 and rt["direct_correct"].all()  # every direct answer from the first run, not its repeat
+    assert rt["cot_correct"].tolist() == [1.0] * 12 + [0.0] * 12  # the live run only where the built one lacks
+    assert sorted(set(read)) == ["a-live", "cg", "dg"]  # the repeat's keys looked up once, its rows never joined
