@@ -173,10 +173,11 @@ def _greedy_rows(store: Store, model: str) -> pd.DataFrame:
         raise ValueError(f"no greedy run of model {model!r} in the cache; run it first.")
     have = store.sql(f"SELECT DISTINCT run_key, prompt_key FROM results WHERE run_key IN ({', '.join('?' * len(keys))})",
                      keys)
+    prompts_of = have.groupby("run_key")["prompt_key"].agg(set)
     seen: set[str] = set()
     supplying = []
     for k in keys:
-        new = set(have.loc[have["run_key"] == k, "prompt_key"]) - seen
+        new = prompts_of.get(k, set()) - seen
         if new or k == keys[0]:
             supplying.append(k)
             seen |= new

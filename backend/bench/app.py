@@ -120,6 +120,7 @@ def time_pages(first: str = "derived points loaded") -> dict[str, dict]:
     return {"derived_load_s": load, "pages": out}
 
 
+# one import line: no line of backend/ may start with a Streamlit import (tests/test_layering.py reads this one)
 FLOOR_APP = """import plotly.graph_objects as go; import streamlit as st
 
 st.title("floor")

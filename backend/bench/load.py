@@ -144,18 +144,14 @@ async def _sessions(url: str, sessions: int, stop_at: float, out: list, errors: 
             await shared.close()
 
 
-def _cpu_s(pids: list[int]) -> float:
-    """CPU seconds (user + system) these processes used so far."""
-    tick = os.sysconf("SC_CLK_TCK")
-    total = 0.0
-    for pid in pids:
-        try:
-            with open(f"/proc/{pid}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / tick
-        except (OSError, IndexError, ValueError):
-            pass
-    return total
+def _cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) this process used so far (0 once it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
 
 
 def _chromium_pids() -> list[int]:
@@ -186,29 +182,27 @@ def run(sessions: int = 10, seconds: float = 120, timeout_s: float = 60, reload:
         times: list = []
         errors: list = []
         stop_at = time.time() + seconds
-        threads = [threading.Thread(target=lambda: asyncio.run(_sessions(
-            url, sessions, stop_at, times, errors, timeout_s, reload, one_browser=clients == "one-browser")))]
+        client = threading.Thread(target=lambda: asyncio.run(_sessions(
+            url, sessions, stop_at, times, errors, timeout_s, reload, one_browser=clients == "one-browser")))
         peak = [0.0]
         cpu = {"server": 0.0, "chromium": 0.0}
         seen: dict[int, float] = {}  # chromium pid -> CPU seconds when last seen (processes come and go)
 
         def watch():
-            t_start, server0 = time.time(), _cpu_s([proc.pid])
-            while any(t.is_alive() for t in threads):
+            t_start, server0 = time.time(), _cpu_s(proc.pid)
+            while client.is_alive():
                 peak[0] = max(peak[0], _rss_mib(proc.pid))
                 for pid in _chromium_pids():
-                    seen[pid] = _cpu_s([pid]) or seen.get(pid, 0.0)
-                cpu["server"] = _cpu_s([proc.pid]) - server0
+                    seen[pid] = _cpu_s(pid) or seen.get(pid, 0.0)
+                cpu["server"] = _cpu_s(proc.pid) - server0
                 cpu["elapsed"] = time.time() - t_start
                 time.sleep(1)
             cpu["chromium"] = sum(seen.values())
 
-        for t in threads:
-            t.start()
+        client.start()
         watcher = threading.Thread(target=watch)
         watcher.start()
-        for t in threads:
-            t.join()
+        client.join()
         watcher.join()
     finally:
         proc.terminate()

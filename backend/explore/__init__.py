@@ -39,7 +39,9 @@ def store() -> Store:
         if moved:
             _store = None
     if moved:
-        _forget_derived()  # what was derived from the other folder's store
+        from backend.explore import derived
+
+        derived.forget()  # what was derived from the other folder's store
     with _lock:
         if _store is None:
             if _opener is None:
@@ -97,12 +99,6 @@ def _warm() -> None:
             models.load_engine(finals[0])
     except Exception:  # noqa: BLE001 - warming is best effort: the page that needs the data reports the error
         pass
-
-
-def _forget_derived() -> None:
-    from backend.explore import derived
-
-    derived.forget()
 
 
 def reset_store() -> None:
