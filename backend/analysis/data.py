@@ -171,8 +171,8 @@ def _greedy_rows(store: Store, model: str) -> pd.DataFrame:
                      "ORDER BY source = 'live', run_key", [model])["run_key"].tolist()
     if not keys:
         raise ValueError(f"no greedy run of model {model!r} in the cache; run it first.")
-    have = store.sql(f"SELECT DISTINCT run_key, prompt_key FROM results WHERE run_key IN ({', '.join('?' * len(keys))})",
-                     keys)
+    marks = ", ".join("?" * len(keys))
+    have = store.sql(f"SELECT DISTINCT run_key, prompt_key FROM results WHERE run_key IN ({marks})", keys)
     prompts_of = have.groupby("run_key")["prompt_key"].agg(set)
     seen: set[str] = set()
     supplying = []

@@ -385,8 +385,8 @@ def _say_selection(d, describe) -> list[str]:
                                       "falls behind."))
     w, wlo, whi = d["wrong_but_solved"]
     out.append(f"On {fmt.pct(w)} of prompts (95% CI {fmt.pct(wlo)} to {fmt.pct(whi)}) the majority answer of all "
-               f"{d['n_pool']} samples is wrong although some sample is right: the right answer is in the pool, and the "
-               "selector has to find it.")
+               f"{d['n_pool']} samples is wrong although some sample is right: the right answer is in the pool, and "
+               "the selector has to find it.")
     return out
 
 
